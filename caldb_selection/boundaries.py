@@ -1,0 +1,278 @@
+"""Calibration boundaries (CBDs): the grammar of ``CBDn0001`` keywords and their overlaps.
+
+A boundary restricts the validity of a dataset to some values of a parameter::
+
+    boundary   := "NONE" | name "(" descriptor { "," descriptor } ")" [ units ]
+    descriptor := '"' text '"'              quoted: always text, e.g. CHANTYPE("PI")
+                | number (":" | "-") number range, e.g. ENERG(0.1-12.0), CCD_ID(0:3)
+                | number                    single value, e.g. XRTVSUB(6)
+                | text                      first character not in "0123456789.-", e.g. GRADE(G0:12)
+
+This follows the HEASoft parser (``cbdcom``/``cbdtyp``/``cbdgrg``, see
+``reference/heasarc_caldb.md`` §3.1): a descriptor whose first character is a digit, a dot
+or a minus sign is numeric and must parse as such; in a range the first ``:`` separates the
+bounds, otherwise the first ``-`` after the first character (not part of an exponent).
+Numbers are compared in single precision (REAL*4), as the Fortran reference does.
+Units are kept but never take part in a decision.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = [
+    "NONE",
+    "Boundary",
+    "BoundaryError",
+    "Descriptor",
+    "Interval",
+    "Number",
+    "Text",
+    "boundaries_overlap",
+    "descriptors_overlap",
+    "format_boundary",
+    "parse_boundary",
+    "parse_descriptor",
+]
+
+NONE = "NONE"
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_NUMERIC_START = frozenset("0123456789.-")
+# Characters that would make a bare text descriptor ambiguous in the grammar.
+_TEXT_FORBIDDEN = frozenset('(),"') | frozenset(" \t")
+
+
+class BoundaryError(ValueError):
+    """A calibration boundary or descriptor that does not follow the grammar."""
+
+
+def _real4(value: float) -> float:
+    """Round to IEEE single precision: the Fortran reference compares REAL*4 values."""
+    return struct.unpack("f", struct.pack("f", value))[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A text descriptor, compared without regard to case."""
+
+    value: str
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    """A single numeric value (single precision)."""
+
+    value: float
+
+    def __str__(self) -> str:
+        return _format_number(self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """A closed numeric range ``[low, high]`` (single precision)."""
+
+    low: float
+    high: float
+
+    def __str__(self) -> str:
+        return f"{_format_number(self.low)}:{_format_number(self.high)}"
+
+
+Descriptor = Text | Number | Interval
+
+
+@dataclass(frozen=True, slots=True)
+class Boundary:
+    """One parsed boundary: ``name(descriptors)units``; ``name`` is upper case."""
+
+    name: str
+    descriptors: tuple[Descriptor, ...]
+    units: str = ""
+
+
+def _format_number(value: float) -> str:
+    """Shortest decimal text that reads back as the same single-precision value."""
+    for digits in range(1, 10):
+        text = f"{value:.{digits}g}"
+        if _real4(float(text)) == value:
+            return text
+    return repr(value)
+
+
+def _parse_number(token: str, original: str) -> float:
+    if not _NUMBER.fullmatch(token):
+        raise BoundaryError(f"{original!r}: {token!r} is not a number")
+    return _real4(float(token))
+
+
+def _split_range(token: str) -> tuple[str, str] | None:
+    """Split ``a:b`` or ``a-b`` the way HEASoft does; None when ``token`` is a single value."""
+    if ":" in token:
+        low, _, high = token.partition(":")
+        return low, high
+    for index in range(1, len(token)):
+        if token[index] == "-" and token[index - 1] not in "eE":
+            return token[:index], token[index + 1 :]
+    return None
+
+
+def parse_descriptor(token: str) -> Descriptor:
+    """Parse one value descriptor (also used for the value of an expression term).
+
+    Parameters
+    ----------
+    token : str
+        Descriptor text, e.g. ``"PI"`` (quoted), ``0.1-12.0``, ``6`` or ``G0:12``.
+
+    Returns
+    -------
+    Descriptor
+        A `Text`, `Number` or `Interval`.
+
+    Raises
+    ------
+    BoundaryError
+        If the token is empty, badly quoted, or numeric-looking but not a number or range.
+    """
+    token = token.strip()
+    if not token:
+        raise BoundaryError("empty value")
+    if token.startswith('"'):
+        if len(token) < 2 or not token.endswith('"') or '"' in token[1:-1]:
+            raise BoundaryError(f"{token!r}: unbalanced quotes")
+        return Text(token[1:-1])
+    if token[0] in _NUMERIC_START:
+        bounds = _split_range(token)
+        if bounds is None:
+            return Number(_parse_number(token, token))
+        low, high = (_parse_number(bound, token) for bound in bounds)
+        if low > high:
+            raise BoundaryError(f"{token!r}: empty range (lower bound above upper bound)")
+        return Interval(low, high)
+    if _TEXT_FORBIDDEN.intersection(token):
+        raise BoundaryError(
+            f"{token!r}: text values may not contain spaces, quotes, commas or parentheses"
+        )
+    return Text(token)
+
+
+def _split_descriptors(body: str, original: str) -> list[str]:
+    """Split on commas outside double quotes."""
+    parts, current, quoted = [], [], False
+    for char in body:
+        if char == '"':
+            quoted = not quoted
+        if char == "," and not quoted:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    if quoted:
+        raise BoundaryError(f"{original!r}: unbalanced quotes")
+    parts.append("".join(current))
+    return parts
+
+
+@lru_cache(maxsize=65536)
+def parse_boundary(text: str) -> Boundary | None:
+    """Parse a CBD string; ``NONE`` (any case, surrounding blanks ignored) gives None.
+
+    Parameters
+    ----------
+    text : str
+        The boundary, e.g. ``ENERG(0.1-12.0)keV`` or ``DATAMODE(PHOTON,WINDOWED)``.
+
+    Returns
+    -------
+    Boundary or None
+        The parsed boundary with an upper-case name, or None for ``NONE``.
+
+    Raises
+    ------
+    BoundaryError
+        If ``text`` does not follow the grammar of the module docstring.
+    """
+    stripped = text.strip()
+    if stripped.upper() == NONE:
+        return None
+    opening = stripped.find("(")
+    closing = stripped.rfind(")")
+    if opening <= 0 or closing < opening:
+        raise BoundaryError(f"{text!r}: expected NAME(values)units or NONE")
+    name = stripped[:opening].strip()
+    if not _NAME.fullmatch(name):
+        raise BoundaryError(f"{text!r}: {name!r} is not a parameter name")
+    units = stripped[closing + 1 :].strip()
+    if "(" in units or ")" in units or '"' in units:
+        raise BoundaryError(f"{text!r}: unexpected text after the values")
+    body = stripped[opening + 1 : closing]
+    try:
+        descriptors = tuple(parse_descriptor(part) for part in _split_descriptors(body, text))
+    except BoundaryError as error:
+        raise BoundaryError(f"{text!r}: {error}") from None
+    return Boundary(name.upper(), descriptors, units)
+
+
+def format_boundary(boundary: Boundary | None) -> str:
+    """Render a boundary back to CBD text (canonical form: quotes only where needed)."""
+    if boundary is None:
+        return NONE
+    rendered = []
+    for descriptor in boundary.descriptors:
+        needs_quotes = isinstance(descriptor, Text) and (
+            not descriptor.value
+            or descriptor.value[0] in _NUMERIC_START
+            or _TEXT_FORBIDDEN.intersection(descriptor.value)
+        )
+        rendered.append(f'"{descriptor.value}"' if needs_quotes else str(descriptor))
+    return f"{boundary.name}({','.join(rendered)}){boundary.units}"
+
+
+def _as_interval(descriptor: Number | Interval) -> tuple[float, float]:
+    if isinstance(descriptor, Number):
+        return descriptor.value, descriptor.value
+    return descriptor.low, descriptor.high
+
+
+def descriptors_overlap(first: Descriptor, second: Descriptor) -> bool:
+    """Whether two descriptors admit a common value.
+
+    Text only meets text (case-insensitive equality); numbers and ranges meet when their
+    closed intervals intersect. Text never meets a number.
+    """
+    if isinstance(first, Text) or isinstance(second, Text):
+        return (
+            isinstance(first, Text)
+            and isinstance(second, Text)
+            and first.value.upper() == second.value.upper()
+        )
+    low_a, high_a = _as_interval(first)
+    low_b, high_b = _as_interval(second)
+    return low_a <= high_b and low_b <= high_a
+
+
+def boundaries_overlap(first: tuple[str, ...], second: tuple[str, ...]) -> bool:
+    """Whether two datasets' boundary lists admit a common point (udcif ``cbdcma``).
+
+    A dataset whose boundaries are all NONE is valid everywhere and overlaps anything.
+    A parameter constrained by only one side does not separate them. For a parameter
+    constrained by both, every pair of same-name boundaries must share a value.
+    """
+    parsed_a = [b for b in map(parse_boundary, first) if b is not None]
+    parsed_b = [b for b in map(parse_boundary, second) if b is not None]
+    for a in parsed_a:
+        for b in parsed_b:
+            if a.name == b.name and not any(
+                descriptors_overlap(x, y) for x in a.descriptors for y in b.descriptors
+            ):
+                return False
+    return True
