@@ -1,0 +1,74 @@
+"""The application factory.
+
+``create_app()`` reads the settings, opens the database, loads the registry, prepares the
+file tree, registers the blueprints (all JSON endpoints under ``/api/v1``, the HEASARC
+tree under ``/caldb``) and the error handlers. Importing this module has no side effect.
+Production: ``gunicorn -w 4 -b 0.0.0.0:8000 'caldb_server:create_app()'``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from caldb_server import web
+from caldb_server.config import load_settings
+from caldb_server.datasets.views import blueprint as datasets_blueprint
+from caldb_server.db import Database
+from caldb_server.errors import register_error_handlers
+from caldb_server.files.views import blueprint as files_blueprint
+from caldb_server.heasarc.views import blueprint as heasarc_blueprint
+from caldb_server.instruments.views import blueprint as instruments_blueprint
+from caldb_server.meta.views import blueprint as meta_blueprint
+from caldb_server.registry import load_registry
+from caldb_server.search.views import blueprint as search_blueprint
+from caldb_server.storage import Storage
+
+__all__ = ["API_PREFIX", "create_app"]
+
+API_PREFIX = "/api/v1"
+API_BLUEPRINTS = (
+    search_blueprint,
+    datasets_blueprint,
+    files_blueprint,
+    instruments_blueprint,
+    meta_blueprint,
+)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the CalDB server.
+
+    Parameters
+    ----------
+    config : mapping, optional
+        Settings without the ``CALDB_`` prefix (``DATABASE_URL``, ``ROOT``, ``REGISTRY``,
+        ``SECRET_KEY``...) overriding the environment, and ``TESTING``.
+    """
+    config = dict(config or {})
+    settings = load_settings(config)
+    app = Flask("caldb_server", instance_path=str(settings.instance_path))
+    app.config.update(
+        TESTING=bool(config.get("TESTING", False)),
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False  # keep the CIF column order in dataset documents
+    storage = Storage(settings.root)
+    storage.create()
+    web.init_app(
+        app,
+        web.Caldb(
+            settings,
+            Database(settings.database_url),
+            load_registry(settings.registry_path),
+            storage,
+        ),
+    )
+    for blueprint in API_BLUEPRINTS:
+        app.register_blueprint(blueprint, url_prefix=API_PREFIX)
+    app.register_blueprint(heasarc_blueprint)
+    register_error_handlers(app)
+    return app

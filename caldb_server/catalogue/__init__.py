@@ -1,0 +1,1 @@
+"""The catalogue of calibration files and datasets, and its shared rules."""

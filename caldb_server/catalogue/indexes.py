@@ -1,0 +1,64 @@
+"""HEASARC indexes (``data/<mission>/<inst>``) and the write lock each one carries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from caldb_server.catalogue.models import CatalogueIndex
+from caldb_server.errors import Conflict
+
+__all__ = ["index_dir_of", "lock_index"]
+
+_PRODUCT_DIRS = frozenset({"bcf", "cpf", "upload"})
+
+
+def index_dir_of(cal_dir: str) -> str:
+    """The index a CAL_DIR belongs to: the part before ``bcf``/``cpf``/``upload``.
+
+    ``data/swift/xrt/cpf/rmf`` -> ``data/swift/xrt``; ``data/gen/bcf`` -> ``data/gen``.
+    A directory without such a component belongs to its first three components.
+    """
+    parts = cal_dir.split("/")
+    for position, part in enumerate(parts[1:], start=1):
+        if part.lower() in _PRODUCT_DIRS:
+            return "/".join(parts[:position])
+    return "/".join(parts[:3])
+
+
+def lock_index(session: Session, index_dir: str, telescop: str, now: datetime) -> CatalogueIndex:
+    """Take the write lock of an index (creating it), bumping its serial.
+
+    Every unit of work that changes datasets of an index calls this first, so writers of
+    one index queue behind each other and see each other's committed rows. An index
+    belongs to one mission, as a HEASARC CIF does.
+
+    Raises
+    ------
+    Conflict
+        If the index already holds another mission's datasets.
+    """
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(
+        dialect.insert(CatalogueIndex)
+        .values(index_dir=index_dir, telescop=telescop, serial=0, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["index_dir"])
+    )
+    session.execute(
+        update(CatalogueIndex)
+        .where(CatalogueIndex.index_dir == index_dir)
+        .values(serial=CatalogueIndex.serial + 1, updated_at=now)
+    )
+    index = session.scalars(
+        select(CatalogueIndex)
+        .where(CatalogueIndex.index_dir == index_dir)
+        .execution_options(populate_existing=True)
+    ).one()
+    if index.telescop != telescop:
+        raise Conflict(
+            f"{index_dir} indexes mission {index.telescop}; an index holds one mission only"
+        )
+    return index

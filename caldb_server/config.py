@@ -1,0 +1,107 @@
+"""Server settings, read from ``CALDB_*`` environment variables.
+
+Every setting has a safe embedded default so that ``caldb-server init`` works on a fresh
+machine: a SQLite database and a file tree inside the instance folder, and a secret key
+generated once into that folder (mode 600). Production sets ``CALDB_DATABASE_URL`` to
+PostgreSQL and shares ``CALDB_ROOT`` and ``CALDB_SECRET_KEY`` between processes.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ConfigError", "Settings", "load_settings"]
+
+DEFAULT_REGISTRY = Path(__file__).parent / "registry" / "svom.yaml"
+
+
+class ConfigError(ValueError):
+    """A setting with a value the server cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated server settings (see ``docs/configuration.md`` for each variable)."""
+
+    instance_path: Path
+    database_url: str
+    root: Path
+    secret_key: str
+    registry_path: Path
+    max_upload_mb: int = 512
+    token_issuer: str = "svom-caldb"  # noqa: S105 - an issuer name, not a secret
+    token_days: int = 30
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """Largest accepted request body, in bytes."""
+        return self.max_upload_mb * 1024 * 1024
+
+
+def _positive_int(name: str, value: Any) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be an integer, got {value!r}") from None
+    if number <= 0:
+        raise ConfigError(f"{name} must be positive, got {number}")
+    return number
+
+
+def _secret_from_file(path: Path) -> str:
+    """Read the instance secret, creating it on first use (race-free across processes)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build the settings from the environment, then ``overrides`` (used by tests).
+
+    Parameters
+    ----------
+    overrides : mapping, optional
+        Keys without the ``CALDB_`` prefix (``DATABASE_URL``, ``ROOT``...), which win over
+        the environment.
+    environ : mapping, optional
+        The environment to read; ``os.environ`` by default.
+
+    Raises
+    ------
+    ConfigError
+        If a value is malformed.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {
+        key.removeprefix("CALDB_"): value
+        for key, value in environ.items()
+        if key.startswith("CALDB_")
+    }
+    values.update(overrides or {})
+    instance = Path(values.get("INSTANCE_PATH") or Path.cwd() / "instance").resolve()
+    secret = values.get("SECRET_KEY") or _secret_from_file(instance / "secret_key")
+    if len(secret) < 32:
+        raise ConfigError("CALDB_SECRET_KEY must be at least 32 characters long")
+    return Settings(
+        instance_path=instance,
+        database_url=values.get("DATABASE_URL") or f"sqlite:///{instance / 'caldb.sqlite'}",
+        root=Path(values.get("ROOT") or instance / "caldb").resolve(),
+        secret_key=secret,
+        registry_path=Path(values.get("REGISTRY") or DEFAULT_REGISTRY).resolve(),
+        max_upload_mb=_positive_int("CALDB_MAX_UPLOAD_MB", values.get("MAX_UPLOAD_MB", 512)),
+        token_issuer=values.get("TOKEN_ISSUER") or "svom-caldb",
+        token_days=_positive_int("CALDB_TOKEN_DAYS", values.get("TOKEN_DAYS", 30)),
+    )

@@ -1,0 +1,1 @@
+"""Single datasets: reading one, and changing its quality."""

@@ -1,0 +1,63 @@
+"""Reading a dataset with its history, and changing its CAL_QUAL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session, selectinload
+
+from caldb_server.catalogue.duplicates import find_duplicates
+from caldb_server.catalogue.indexes import lock_index
+from caldb_server.catalogue.models import Dataset
+from caldb_server.catalogue.quality import GOOD, change_quality
+from caldb_server.errors import Conflict, NotFound
+
+__all__ = ["get_dataset", "set_quality"]
+
+
+def get_dataset(session: Session, dataset_id: int) -> Dataset:
+    """The dataset with its file and quality history.
+
+    Raises
+    ------
+    NotFound
+        If there is no such dataset.
+    """
+    dataset = session.get(Dataset, dataset_id, options=[selectinload(Dataset.quality_changes)])
+    if dataset is None:
+        raise NotFound(f"there is no dataset {dataset_id}")
+    return dataset
+
+
+def set_quality(
+    session: Session, dataset_id: int, quality: int, *, reason: str, actor: str, now: datetime
+) -> Dataset:
+    """Change a dataset's CAL_QUAL, recording who, when and why.
+
+    Making a dataset good again is refused while another good dataset occupies the same
+    slot (it would create a duplicate that quzcif returns twice).
+
+    Raises
+    ------
+    NotFound
+        If there is no such dataset.
+    Conflict
+        If restoring it would duplicate a good dataset.
+    """
+    dataset = get_dataset(session, dataset_id)
+    lock_index(session, dataset.file.index_dir, dataset.telescop, now)
+    session.refresh(dataset)
+    if quality == GOOD and dataset.cal_qual != GOOD:
+        rivals = find_duplicates(session, dataset, exclude_id=dataset.id)
+        if rivals:
+            raise Conflict(
+                f"dataset {dataset.id} cannot be made good while dataset(s) "
+                f"{', '.join(str(r.id) for r in rivals)} cover the same requests; "
+                "withdraw them first",
+                errors=[
+                    {"reason": "duplicate of a good dataset", "dataset_id": r.id} for r in rivals
+                ],
+            )
+    change_quality(session, dataset, quality, reason=reason, actor=actor, now=now)
+    session.flush()
+    return dataset

@@ -1,0 +1,83 @@
+"""``GET`` and ``PATCH /api/v1/datasets/<id>``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from caldb_server.auth.decorators import current_principal, require_role
+from caldb_server.catalogue.models import Dataset
+from caldb_server.catalogue.serialize import dataset_json, dataset_values
+from caldb_server.datasets.service import get_dataset, set_quality
+from caldb_server.errors import ValidationFailed
+from caldb_server.web import db_session, request_time
+
+__all__ = ["blueprint"]
+
+blueprint = Blueprint("datasets", __name__)
+
+MAX_QUALITY = 9  # CAL_QUAL is one digit by convention: 0 good, 5 bad (HEASARC)
+MAX_REASON = 1000
+
+
+def _document(dataset: Dataset) -> dict[str, Any]:
+    document = dataset_json(dataset_values(dataset), request.url_root + "api/v1/")
+    stored = dataset.file
+    document["uploaded_by"] = stored.uploaded_by
+    document["uploaded_at"] = stored.uploaded_at.isoformat()
+    document["quality_history"] = [
+        {
+            "old_qual": change.old_qual,
+            "new_qual": change.new_qual,
+            "reason": change.reason,
+            "changed_by": change.changed_by,
+            "changed_at": change.changed_at.isoformat(),
+        }
+        for change in dataset.quality_changes
+    ]
+    return document
+
+
+def _quality_change() -> tuple[int, str]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationFailed(
+            'send a JSON object {"cal_qual": <0-9>, "reason": "..."}',
+            errors=[{"field": "body", "reason": "must be a JSON object"}],
+        )
+    errors = [
+        {"field": f, "reason": "unknown field"} for f in sorted(set(body) - {"cal_qual", "reason"})
+    ]
+    quality, reason = body.get("cal_qual"), body.get("reason")
+    if isinstance(quality, bool) or not isinstance(quality, int) or not 0 <= quality <= MAX_QUALITY:
+        errors.append(
+            {"field": "cal_qual", "reason": f"must be an integer from 0 to {MAX_QUALITY}"}
+        )
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
+        errors.append({"field": "reason", "reason": f"is required: 1 to {MAX_REASON} characters"})
+    if errors:
+        raise ValidationFailed("the quality change is not valid", errors=errors)
+    return quality, reason.strip()
+
+
+@blueprint.get("/datasets/<int:dataset_id>")
+def get_dataset_view(dataset_id: int) -> dict[str, Any]:
+    """One dataset with its file, uploader and quality history."""
+    return _document(get_dataset(db_session(), dataset_id))
+
+
+@blueprint.patch("/datasets/<int:dataset_id>")
+@require_role("uploader")
+def patch_dataset_view(dataset_id: int) -> dict[str, Any]:
+    """Change a dataset's quality (``cal_qual``) with a ``reason``."""
+    quality, reason = _quality_change()
+    dataset = set_quality(
+        db_session(),
+        dataset_id,
+        quality,
+        reason=reason,
+        actor=current_principal().subject,
+        now=request_time(),
+    )
+    return _document(dataset)

@@ -1,0 +1,1 @@
+"""Calibration file bytes and uploads."""

@@ -1,0 +1,97 @@
+"""``GET /api/v1/files/<id>/content`` and ``POST /api/v1/files``."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from flask import Blueprint, Response, request, send_file
+
+from caldb_server.auth.decorators import current_principal, require_role
+from caldb_server.catalogue.models import CalibrationFile
+from caldb_server.catalogue.serialize import dataset_json, dataset_values
+from caldb_server.errors import BadRequest, NotFound, ValidationFailed
+from caldb_server.ingest.service import ingest_file
+from caldb_server.web import db_session, extension, request_time
+
+__all__ = ["blueprint", "send_calibration_file"]
+
+blueprint = Blueprint("files", __name__)
+
+_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+
+
+def send_calibration_file(stored: CalibrationFile) -> Response:
+    """Stream a stored file with its sha256 as ETag and ``Repr-Digest`` (RFC 9530)."""
+    if not stored.held:
+        raise NotFound(
+            f"{stored.cal_dir}/{stored.cal_file} is indexed but its bytes are not held "
+            "by this CalDB (imported index)"
+        )
+    path = extension().storage.path_of(stored.cal_dir, stored.cal_file)
+    response = send_file(
+        path,
+        mimetype="application/octet-stream",
+        as_attachment=True,
+        download_name=stored.cal_file,
+        etag=stored.sha256,
+        conditional=True,
+        max_age=3600,
+    )
+    response.headers["Repr-Digest"] = f"sha-256=:{_base64(stored.sha256)}:"
+    response.headers["X-Checksum-Sha256"] = stored.sha256
+    return response
+
+
+def _base64(hex_digest: str) -> str:
+    return base64.b64encode(bytes.fromhex(hex_digest)).decode("ascii")
+
+
+@blueprint.get("/files/<int:file_id>/content")
+def file_content_view(file_id: int) -> Response:
+    """The bytes of a calibration file."""
+    stored = db_session().get(CalibrationFile, file_id)
+    if stored is None:
+        raise NotFound(f"there is no file {file_id}")
+    return send_calibration_file(stored)
+
+
+def _supersede_flag() -> bool:
+    value = request.form.get("supersede", "false").lower()
+    if value not in _BOOLEANS:
+        raise ValidationFailed(
+            "supersede must be true or false",
+            errors=[{"field": "supersede", "reason": "must be true or false"}],
+        )
+    return _BOOLEANS[value]
+
+
+@blueprint.post("/files")
+@require_role("uploader")
+def upload_file_view() -> tuple[dict[str, Any], int]:
+    """Upload one calibration FITS file (multipart field ``file``, optional ``supersede``)."""
+    upload = request.files.get("file")
+    if upload is None or len(request.files.getlist("file")) != 1 or len(request.files) != 1:
+        raise BadRequest("send exactly one multipart part named 'file'")
+    supersede = _supersede_flag()
+    services = extension()
+    with services.storage.receive(upload.stream, upload.filename or "") as incoming:
+        outcome = ingest_file(
+            db_session(),
+            services.storage,
+            services.registry,
+            incoming,
+            actor=current_principal().subject,
+            now=request_time(),
+            supersede=supersede,
+        )
+    api_root = request.url_root + "api/v1/"
+    body = {
+        "created": outcome.created,
+        "file_id": outcome.file.id,
+        "sha256": outcome.file.sha256,
+        "datasets": [dataset_json(dataset_values(d), api_root) for d in outcome.datasets],
+        "superseded": [d.id for d in outcome.superseded],
+        "notes": outcome.notes,
+    }
+    return body, 201 if outcome.created else 200

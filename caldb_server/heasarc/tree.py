@@ -1,0 +1,213 @@
+"""The HEASARC side of the catalogue: index files, configuration files, releases.
+
+``caldb.indx`` files are generated from the catalogue. The current index of an instrument
+is cached under ``.cache/cif/`` and named after the index's ``serial``, which every write
+bumps in its transaction, so a cached file is current exactly when its serial is.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from caldb_server.catalogue.indexes import lock_index
+from caldb_server.catalogue.models import CalibrationFile, CatalogueIndex, Dataset, Release
+from caldb_server.errors import Conflict, NotFound
+from caldb_server.heasarc.cif import CifRow, write_cif
+from caldb_server.heasarc.config_files import format_caldb_config, write_alias_config
+from caldb_server.instruments.service import catalogue_instruments
+from caldb_server.registry import Registry
+from caldb_server.storage import IncomingFile, Storage, fsync_directory, sha256_of, stage
+
+__all__ = [
+    "CIF_NAME",
+    "alias_config_bytes",
+    "caldb_config_text",
+    "cif_rows",
+    "config_entries",
+    "current_index",
+    "export_tree",
+    "release_index",
+    "release_path",
+    "write_index",
+]
+
+CIF_NAME = "caldb.indx"
+STALE_CACHE_SECONDS = 300
+TOOLS_DIR = "software/tools"
+_CIF_COLUMNS = (
+    Dataset.telescop,
+    Dataset.instrume,
+    Dataset.detnam,
+    Dataset.filter,
+    Dataset.cal_dev,
+    CalibrationFile.cal_dir,
+    CalibrationFile.cal_file,
+    Dataset.cal_clas,
+    Dataset.cal_dtyp,
+    Dataset.cal_cnam,
+    Dataset.cal_cbd,
+    Dataset.cal_xno,
+    Dataset.cal_vsd,
+    Dataset.cal_vst,
+    Dataset.ref_time,
+    Dataset.cal_qual,
+    Dataset.cal_date,
+    Dataset.cal_desc,
+)
+
+
+def cif_rows(session: Session, index_dir: str) -> Iterator[CifRow]:
+    """Every dataset of an index as a CIF row, in index order."""
+    statement = (
+        select(*_CIF_COLUMNS)
+        .join(CalibrationFile, Dataset.file_id == CalibrationFile.id)
+        .where(CalibrationFile.index_dir == index_dir)
+        .order_by(Dataset.id)
+        .execution_options(yield_per=5000)
+    )
+    for values in session.execute(statement):
+        fields = values._asdict()
+        fields["cal_cbd"] = tuple(fields["cal_cbd"])
+        yield CifRow(**fields)
+
+
+def _index(session: Session, index_dir: str) -> CatalogueIndex:
+    index = session.get(CatalogueIndex, index_dir)
+    if index is None:
+        raise NotFound(f"there is no index {index_dir}")
+    return index
+
+
+def write_index(session: Session, index_dir: str, destination: Path, *, caldbver: str) -> None:
+    """Write the current ``caldb.indx`` of an index to ``destination`` (atomically)."""
+    write_cif(cif_rows(session, index_dir), destination, caldbver=caldbver)
+
+
+def current_index(session: Session, storage: Storage, index_dir: str) -> Path:
+    """Path of the current ``caldb.indx`` of an index, generated when the cache is stale.
+
+    ``CALDBVER`` is the date of the index's last change, so the bytes depend only on the
+    catalogue's state and every server process generates the same file.
+    """
+    index = _index(session, index_dir)
+    directory = storage.cache_dir / "cif" / index_dir
+    cached = directory / f"{CIF_NAME}.{index.serial}"
+    if not cached.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        write_index(session, index_dir, cached, caldbver=index.updated_at.strftime("%Y%m%d"))
+        _prune(directory, keep=cached)
+    return cached
+
+
+def _prune(directory: Path, *, keep: Path) -> None:
+    """Delete superseded cached indexes, once no request can still be about to send them."""
+    horizon = time.time() - STALE_CACHE_SECONDS
+    for stale in directory.glob(f"{CIF_NAME}.*"):
+        if stale != keep and stale.stat().st_mtime < horizon:
+            stale.unlink(missing_ok=True)
+
+
+def config_entries(session: Session, registry: Registry) -> list[tuple[str, str, str]]:
+    """(mission, instrument, index dir) for caldb.config: registered and hosted instruments."""
+    entries = {(m, i): d for m, i, d in catalogue_instruments(session)}
+    entries.update({(m, i): d for m, i, d in registry.index_entries()})
+    return sorted((m, i, d) for (m, i), d in entries.items())
+
+
+def caldb_config_text(session: Session, registry: Registry) -> str:
+    """The ``caldb.config`` a HEASoft user downloads."""
+    return format_caldb_config(config_entries(session, registry))
+
+
+def alias_config_bytes(registry: Registry) -> bytes:
+    """The ``alias_config.fits`` a HEASoft user downloads."""
+    buffer = io.BytesIO()
+    write_alias_config(registry.aliases(), buffer)
+    return buffer.getvalue()
+
+
+def _write_bytes(destination: Path, data: bytes) -> None:
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=destination.parent, prefix=".tmp-")
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    Path(temporary).replace(destination)
+    fsync_directory(destination.parent)
+
+
+def export_tree(session: Session, storage: Storage, registry: Registry) -> list[Path]:
+    """Write every current ``caldb.indx`` and the configuration files into the tree.
+
+    The tree then is a complete local ``$CALDB``: ``CALDB=<root>`` and HEASoft works on it.
+    """
+    written = []
+    for index in session.scalars(select(CatalogueIndex).order_by(CatalogueIndex.index_dir)):
+        destination = storage.root / index.index_dir / CIF_NAME
+        write_index(
+            session, index.index_dir, destination, caldbver=index.updated_at.strftime("%Y%m%d")
+        )
+        written.append(destination)
+    tools = storage.root / TOOLS_DIR
+    _write_bytes(tools / "caldb.config", caldb_config_text(session, registry).encode("ascii"))
+    _write_bytes(tools / "alias_config.fits", alias_config_bytes(registry))
+    written += [tools / "caldb.config", tools / "alias_config.fits"]
+    return written
+
+
+def release_path(storage: Storage, index_dir: str, caldbver: str) -> Path:
+    """Where the release ``caldbver`` of an index lives in the tree."""
+    return storage.root / index_dir / "index" / f"{CIF_NAME}{caldbver}"
+
+
+def release_index(
+    session: Session, storage: Storage, index_dir: str, *, caldbver: str, actor: str, now: datetime
+) -> Release:
+    """Freeze the current index as ``index/caldb.indx<caldbver>`` and record the release.
+
+    Raises
+    ------
+    NotFound
+        If the index does not exist.
+    Conflict
+        If that release exists already (releases are immutable).
+    """
+    index = _index(session, index_dir)
+    lock_index(session, index_dir, index.telescop, now)
+    existing = session.scalars(
+        select(Release).where(Release.index_dir == index_dir, Release.caldbver == caldbver)
+    ).one_or_none()
+    if existing is not None:
+        raise Conflict(f"release {caldbver} of {index_dir} exists already; releases are immutable")
+    rows = list(cif_rows(session, index_dir))
+    storage.incoming_dir.mkdir(parents=True, exist_ok=True)
+    temporary = storage.incoming_dir / f"{uuid.uuid4().hex}.part"
+    write_cif(rows, temporary, caldbver=caldbver)
+    frozen = IncomingFile(
+        temporary, CIF_NAME + caldbver, sha256_of(temporary), temporary.stat().st_size
+    )
+    release = Release(
+        index_dir=index_dir,
+        caldbver=caldbver,
+        row_count=len(rows),
+        sha256=frozen.sha256,
+        size_bytes=frozen.size,
+        created_by=actor,
+        created_at=now,
+    )
+    session.add(release)
+    session.flush()
+    # Published by the commit, like an upload: no release file without its row.
+    stage(session, frozen, release_path(storage, index_dir, caldbver))
+    return release

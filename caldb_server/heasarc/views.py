@@ -1,0 +1,99 @@
+"""The read-only HEASARC tree under ``/caldb/``, for HEASoft and CFITSIO.
+
+A HEASoft user sets ``CALDB=http://host/caldb`` (with this server's ``caldb.config`` and
+``alias_config.fits``) and quzcif works unchanged. Paths are never mapped onto the disk
+directly: each is looked up in the catalogue, so nothing outside it can be reached.
+Anything unknown, including CFITSIO's ``X.gz``/``X.Z`` probes, is a 404; there are no
+redirects (CFITSIO does not follow them).
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, Response, send_file
+from sqlalchemy import select
+
+from caldb_server.catalogue.models import CalibrationFile, CatalogueIndex, Release
+from caldb_server.errors import NotFound
+from caldb_server.files.views import send_calibration_file
+from caldb_server.heasarc.tree import (
+    CIF_NAME,
+    TOOLS_DIR,
+    alias_config_bytes,
+    caldb_config_text,
+    current_index,
+    release_path,
+)
+from caldb_server.web import db_session, extension
+
+__all__ = ["blueprint"]
+
+blueprint = Blueprint("heasarc", __name__)
+
+_RELEASE = re.compile(rf"(?P<index>.+)/index/{re.escape(CIF_NAME)}(?P<version>\d{{8}})")
+_FITS = "application/fits"
+
+
+def _not_found(path: str) -> NotFound:
+    return NotFound(f"/caldb/{path} is not in this CALDB")
+
+
+def _tools_file(name: str) -> Response | None:
+    if name == "caldb.config":
+        text = caldb_config_text(db_session(), extension().registry)
+        return Response(text, mimetype="text/plain")
+    if name == "alias_config.fits":
+        return Response(alias_config_bytes(extension().registry), mimetype=_FITS)
+    return None
+
+
+def _current_index(index_dir: str) -> Response | None:
+    session = db_session()
+    if session.get(CatalogueIndex, index_dir) is None:
+        return None
+    path = current_index(session, extension().storage, index_dir)
+    return send_file(path, mimetype=_FITS, conditional=True, max_age=0, etag=path.name)
+
+
+def _release(index_dir: str, version: str) -> Response | None:
+    release = (
+        db_session()
+        .scalars(select(Release).where(Release.index_dir == index_dir, Release.caldbver == version))
+        .one_or_none()
+    )
+    if release is None:
+        return None
+    path = release_path(extension().storage, index_dir, version)
+    return send_file(path, mimetype=_FITS, conditional=True, etag=release.sha256)
+
+
+def _calibration_file(cal_dir: str, cal_file: str) -> Response | None:
+    stored = (
+        db_session()
+        .scalars(
+            select(CalibrationFile).where(
+                CalibrationFile.cal_dir == cal_dir, CalibrationFile.cal_file == cal_file
+            )
+        )
+        .one_or_none()
+    )
+    return None if stored is None else send_calibration_file(stored)
+
+
+@blueprint.get("/caldb/<path:path>")
+def caldb_tree_view(path: str) -> Response:
+    """A file of the HEASARC tree: indexes, releases, configuration, calibration files."""
+    directory, _, name = path.rpartition("/")
+    response = None
+    if directory == TOOLS_DIR:
+        response = _tools_file(name)
+    elif name == CIF_NAME:
+        response = _current_index(directory)
+    elif match := _RELEASE.fullmatch(path):
+        response = _release(match["index"], match["version"])
+    elif directory:
+        response = _calibration_file(directory, name)
+    if response is None:
+        raise _not_found(path)
+    return response

@@ -1,0 +1,1 @@
+"""Importing existing HEASARC indexes."""

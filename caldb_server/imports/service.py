@@ -1,0 +1,195 @@
+"""Importing an existing HEASARC index (``caldb.indx``) of any mission.
+
+Rows keep their CIF values (CAL_QUAL, CAL_DATE, REF_TIME) and order, so the imported
+index answers exactly as the original. Files are optional: with ``files_root`` (a
+``$CALDB``-like tree, or a flat directory) each file found is copied in and hashed; the
+others become metadata-only datasets, searchable but without bytes. Re-importing is
+idempotent, and a later import with the files attaches them to metadata-only rows.
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from caldb_selection import BoundaryError, TimeSpecError, normalise_validity_date, parse_boundary
+from caldb_server import storage
+from caldb_server.catalogue.indexes import index_dir_of, lock_index
+from caldb_server.catalogue.models import CalibrationFile, Dataset
+from caldb_server.errors import ValidationFailed
+from caldb_server.heasarc.cif import CifRow, read_cif
+
+__all__ = ["ImportReport", "import_cif"]
+
+
+@dataclass
+class ImportReport:
+    """What an import did."""
+
+    rows_read: int = 0
+    datasets_added: int = 0
+    datasets_present: int = 0
+    files_stored: int = 0
+    files_metadata_only: list[str] = field(default_factory=list)
+
+
+def _row_problems(position: int, row: CifRow) -> list[dict[str, object]]:
+    problems = []
+    try:
+        storage.check_relative_dir(row.cal_dir)
+        storage.check_file_name(row.cal_file)
+    except storage.UnsafePathError as error:
+        problems.append({"row": position, "reason": str(error)})
+    try:
+        normalise_validity_date(row.cal_vsd)
+    except TimeSpecError as error:
+        problems.append({"row": position, "keyword": "CAL_VSD", "reason": str(error)})
+    for cbd in row.cal_cbd:
+        try:
+            parse_boundary(cbd)
+        except BoundaryError as error:
+            problems.append({"row": position, "keyword": "CAL_CBD", "reason": str(error)})
+    return problems
+
+
+def _validate(rows: list[CifRow]) -> None:
+    problems = [
+        p for position, row in enumerate(rows, start=1) for p in _row_problems(position, row)
+    ]
+    missions: dict[str, set[str]] = {}
+    for row in rows:
+        missions.setdefault(index_dir_of(row.cal_dir), set()).add(row.telescop)
+    problems += [
+        {"reason": f"{index} would hold several missions: {', '.join(sorted(names))}"}
+        for index, names in missions.items()
+        if len(names) > 1
+    ]
+    if problems:
+        raise ValidationFailed(
+            f"the index cannot be imported: {len(problems)} problem(s)", errors=problems
+        )
+
+
+def _find(files_root: Path, row: CifRow) -> Path | None:
+    """The file of a row under ``files_root``: tree layout first, then flat; ``.gz`` too."""
+    for base in (files_root / row.cal_dir, files_root):
+        for candidate in (base / row.cal_file, base / f"{row.cal_file}.gz"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _receive(tree: storage.Storage, source: Path, name: str) -> storage.IncomingFile:
+    """Copy a found file into ``.incoming`` (decompressed if the CIF names it uncompressed)."""
+    compressed = source.suffix == ".gz" and not name.endswith(".gz")
+    opener = gzip.open if compressed else open
+    with opener(source, "rb") as stream:
+        return tree.write_incoming(stream, name)
+
+
+def _file_for(
+    session: Session,
+    tree: storage.Storage,
+    row: CifRow,
+    *,
+    files_root: Path | None,
+    actor: str,
+    now: datetime,
+    report: ImportReport,
+) -> CalibrationFile:
+    stored = session.scalars(
+        select(CalibrationFile).where(
+            CalibrationFile.cal_dir == row.cal_dir, CalibrationFile.cal_file == row.cal_file
+        )
+    ).one_or_none()
+    if stored is None:
+        stored = CalibrationFile(
+            index_dir=index_dir_of(row.cal_dir),
+            cal_dir=row.cal_dir,
+            cal_file=row.cal_file,
+            origin="import",
+            uploaded_by=actor,
+            uploaded_at=now,
+        )
+        session.add(stored)
+    if stored.held or files_root is None:
+        return stored
+    source = _find(files_root, row)
+    if source is None:
+        return stored
+    incoming = _receive(tree, source, row.cal_file)
+    stored.sha256, stored.size_bytes = incoming.sha256, incoming.size
+    storage.stage(session, incoming, tree.path_of(row.cal_dir, row.cal_file))
+    report.files_stored += 1
+    return stored
+
+
+def _dataset(stored: CalibrationFile, row: CifRow, actor: str, now: datetime) -> Dataset:
+    values = {name: getattr(row, name) for name in CifRow.__dataclass_fields__}
+    for name in ("cal_dir", "cal_file"):
+        del values[name]
+    values["cal_cbd"] = list(row.cal_cbd)
+    values["cal_vsd"] = normalise_validity_date(row.cal_vsd)[0]
+    return Dataset(file=stored, indexed_by=actor, indexed_at=now, **values)
+
+
+def import_cif(
+    session: Session,
+    tree: storage.Storage,
+    cif_path: Path,
+    *,
+    files_root: Path | None,
+    actor: str,
+    now: datetime,
+) -> ImportReport:
+    """Import every row of a CIF, in its order (see the module docstring).
+
+    Raises
+    ------
+    CifFormatError
+        If the file is not a CIF.
+    ValidationFailed
+        If a row has an unsafe path, a bad date or boundary, or an index would mix missions.
+    """
+    rows = read_cif(cif_path).rows
+    _validate(rows)
+    report = ImportReport(rows_read=len(rows))
+    for index_dir, telescop in sorted({(index_dir_of(r.cal_dir), r.telescop) for r in rows}):
+        lock_index(session, index_dir, telescop, now)
+    files: dict[tuple[str, str], CalibrationFile] = {}
+    for row in rows:
+        key = (row.cal_dir, row.cal_file)
+        if key not in files:
+            files[key] = _file_for(
+                session, tree, row, files_root=files_root, actor=actor, now=now, report=report
+            )
+        stored = files[key]
+        if _present(session, stored, row):
+            report.datasets_present += 1
+            continue
+        session.add(_dataset(stored, row, actor, now))
+        session.flush()
+        report.datasets_added += 1
+    report.files_metadata_only = sorted(f"{d}/{f}" for (d, f), s in files.items() if not s.held)
+    return report
+
+
+def _present(session: Session, stored: CalibrationFile, row: CifRow) -> bool:
+    if stored.id is None:
+        return False
+    return (
+        session.scalars(
+            select(Dataset.id).where(
+                Dataset.file_id == stored.id,
+                Dataset.cal_xno == row.cal_xno,
+                Dataset.instrume == row.instrume,
+                Dataset.cal_cnam == row.cal_cnam,
+            )
+        ).first()
+        is not None
+    )

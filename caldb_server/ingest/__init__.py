@@ -1,0 +1,1 @@
+"""Ingestion of calibration FITS files with the udcif rules."""

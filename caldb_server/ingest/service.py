@@ -1,0 +1,257 @@
+"""Ingesting one calibration file: validate, index, store (udcif, as a transaction).
+
+The caller (a view or a CLI command) has received the bytes into ``.incoming`` and owns
+the unit of work: this module only adds rows, stages the file, and flushes. The commit
+(:func:`caldb_server.db.commit`) renames the file into the tree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from caldb_server import storage
+from caldb_server.catalogue.duplicates import find_duplicates, same_slot
+from caldb_server.catalogue.indexes import lock_index
+from caldb_server.catalogue.models import CalibrationFile, Dataset
+from caldb_server.catalogue.quality import GOOD, SUPERSEDED, change_quality
+from caldb_server.errors import Conflict, ValidationFailed
+from caldb_server.ingest.headers import Check, HduDataset, read_calibration_file
+from caldb_server.registry import Registry
+
+__all__ = ["IngestOutcome", "ingest_file"]
+
+MAX_FILE_NAME = 40
+MAX_CAL_DIR = 70
+
+
+@dataclass
+class IngestOutcome:
+    """What an ingestion did: ``created`` is False for an identical re-upload."""
+
+    created: bool
+    file: CalibrationFile
+    datasets: list[Dataset]
+    superseded: list[Dataset] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _check_name(name: str) -> list[Check]:
+    checks = []
+    try:
+        storage.check_file_name(name)
+    except storage.UnsafePathError as error:
+        checks.append(Check(str(error), field="file"))
+    if len(name) > MAX_FILE_NAME:
+        checks.append(Check(f"file name longer than {MAX_FILE_NAME} characters", field="file"))
+    return checks
+
+
+def _expand(datasets: list[HduDataset], registry: Registry) -> tuple[list[HduDataset], list[Check]]:
+    """One row per instrument an HDU's INSTRUME stands for (alias expansion)."""
+    rows, checks = [], []
+    for dataset in datasets:
+        if dataset.telescop not in registry.missions:
+            checks.append(Check(f"unknown mission {dataset.telescop}", dataset.hdu, "TELESCOP"))
+            continue
+        targets = registry.expand(dataset.telescop, dataset.instrume)
+        if targets is None:
+            checks.append(
+                Check(
+                    f"unknown instrument {dataset.instrume} of {dataset.telescop}",
+                    dataset.hdu,
+                    "INSTRUME",
+                )
+            )
+            continue
+        rows.extend(dataclasses.replace(dataset, instrume=target) for target in targets)
+    return rows, checks
+
+
+def _placement(rows: list[HduDataset], registry: Registry) -> tuple[str, str, list[Check]]:
+    """The index and CAL_DIR of the file: its first dataset's instrument, class, codename."""
+    first = rows[0]
+    index_dir = registry.instrument(first.telescop, first.instrume).dir
+    cal_dir = f"{index_dir}/{first.cal_clas.lower()}/{first.cal_cnam.lower()}"
+    checks = []
+    other_indexes = {registry.instrument(row.telescop, row.instrume).dir for row in rows} - {
+        index_dir
+    }
+    if other_indexes:
+        checks.append(
+            Check(
+                f"datasets of one file must belong to one index; {index_dir} and "
+                f"{', '.join(sorted(other_indexes))} were named",
+                field="file",
+            )
+        )
+    if len(cal_dir) > MAX_CAL_DIR:
+        checks.append(Check(f"CAL_DIR {cal_dir} is longer than {MAX_CAL_DIR}", field="file"))
+    for position, row in enumerate(rows):
+        checks.extend(
+            Check(f"duplicates the dataset of HDU {other.hdu} of the same file", row.hdu)
+            for other in rows[:position]
+            if other.hdu != row.hdu and same_slot(other, row)
+        )
+    return index_dir, cal_dir, checks
+
+
+def _validate(
+    incoming: storage.IncomingFile, registry: Registry
+) -> tuple[list[HduDataset], str, str, list[str]]:
+    """Every udcif rule; raises ValidationFailed listing all failed checks."""
+    checks = _check_name(incoming.name)
+    reading = read_calibration_file(incoming.path)
+    checks += reading.checks
+    rows, expansion_checks = _expand(reading.datasets, registry)
+    checks += expansion_checks
+    index_dir = cal_dir = ""
+    if rows and not checks:
+        index_dir, cal_dir, placement_checks = _placement(rows, registry)
+        checks += placement_checks
+    if checks:
+        raise ValidationFailed(
+            f"{incoming.name} cannot be indexed: {len(checks)} check(s) failed",
+            errors=[check.as_dict() for check in checks],
+        )
+    return rows, index_dir, cal_dir, reading.notes
+
+
+def _existing(
+    session: Session, index_dir: str, incoming: storage.IncomingFile
+) -> CalibrationFile | None:
+    """The stored file of that name: identical (idempotent) or a conflict."""
+    existing = session.scalars(
+        select(CalibrationFile).where(
+            CalibrationFile.index_dir == index_dir, CalibrationFile.cal_file == incoming.name
+        )
+    ).one_or_none()
+    if existing is not None and existing.sha256 != incoming.sha256:
+        held = "different content" if existing.held else "no stored content (imported index)"
+        raise Conflict(
+            f"{existing.cal_dir}/{existing.cal_file} already exists with {held}; "
+            "files are immutable: give a new version a new name",
+            file_id=existing.id,
+        )
+    return existing
+
+
+def _duplicates(session: Session, rows: list[HduDataset]) -> list[tuple[int, Dataset]]:
+    """(position of the new row, existing good dataset it duplicates) pairs."""
+    return [
+        (position, old)
+        for position, row in enumerate(rows)
+        for old in find_duplicates(session, row)
+    ]
+
+
+def _conflict(rows: list[HduDataset], duplicates: list[tuple[int, Dataset]]) -> Conflict:
+    return Conflict(
+        "the file duplicates good datasets (same instrument, codename, detector, filter, "
+        "validity start and overlapping boundaries); upload with supersede=true to replace them",
+        errors=[
+            {
+                "hdu": rows[position].hdu,
+                "reason": f"duplicates dataset {old.id} ({old.file.cal_file}[{old.cal_xno}])",
+                "dataset_id": old.id,
+            }
+            for position, old in duplicates
+        ],
+    )
+
+
+def ingest_file(
+    session: Session,
+    tree: storage.Storage,
+    registry: Registry,
+    incoming: storage.IncomingFile,
+    *,
+    actor: str,
+    now: datetime,
+    supersede: bool = False,
+) -> IngestOutcome:
+    """Index a received calibration file and stage it for the tree.
+
+    Parameters
+    ----------
+    session : Session
+        The unit of work (flushed, not committed).
+    tree : Storage
+        The CALDB tree the file is staged into.
+    registry : Registry
+        Known missions, instruments and aliases.
+    incoming : IncomingFile
+        The received bytes, their name and sha256.
+    actor : str
+        Who uploads (recorded on the file, datasets and quality changes).
+    now : datetime
+        The indexing time (UTC).
+    supersede : bool
+        Replace duplicated good datasets (their CAL_QUAL becomes 5) instead of refusing.
+
+    Raises
+    ------
+    ValidationFailed
+        Listing every failed check (name, FITS, keywords, registry).
+    Conflict
+        Same name with other bytes, or duplicates without ``supersede``.
+    """
+    rows, index_dir, cal_dir, notes = _validate(incoming, registry)
+    lock_index(session, index_dir, rows[0].telescop, now)
+    existing = _existing(session, index_dir, incoming)
+    if existing is not None:
+        return IngestOutcome(False, existing, list(existing.datasets), notes=notes)
+    duplicates = _duplicates(session, rows)
+    if duplicates and not supersede:
+        raise _conflict(rows, duplicates)
+
+    stored = CalibrationFile(
+        index_dir=index_dir,
+        cal_dir=cal_dir,
+        cal_file=incoming.name,
+        sha256=incoming.sha256,
+        size_bytes=incoming.size,
+        origin="upload",
+        uploaded_by=actor,
+        uploaded_at=now,
+    )
+    datasets = [_dataset(stored, row, actor, now) for row in rows]
+    session.add_all([stored, *datasets])
+    session.flush()
+    superseded = []
+    for position, old in duplicates:
+        new = datasets[position]
+        reason = f"superseded by {incoming.name}[{new.cal_xno}] (dataset {new.id})"
+        if change_quality(session, old, SUPERSEDED, reason=reason, actor=actor, now=now):
+            superseded.append(old)
+    storage.stage(session, incoming, tree.path_of(cal_dir, incoming.name))
+    session.flush()
+    return IngestOutcome(True, stored, datasets, superseded, notes)
+
+
+def _dataset(stored: CalibrationFile, row: HduDataset, actor: str, now: datetime) -> Dataset:
+    return Dataset(
+        file=stored,
+        telescop=row.telescop,
+        instrume=row.instrume,
+        detnam=row.detnam,
+        filter=row.filter,
+        cal_dev="ONLINE",
+        cal_clas=row.cal_clas,
+        cal_dtyp=row.cal_dtyp,
+        cal_cnam=row.cal_cnam,
+        cal_cbd=list(row.cal_cbd),
+        cal_xno=row.hdu,
+        cal_vsd=row.cal_vsd,
+        cal_vst=row.cal_vst,
+        ref_time=row.ref_time,
+        cal_qual=GOOD,
+        cal_date=now.strftime("%Y-%m-%d"),
+        cal_desc=row.cal_desc,
+        indexed_by=actor,
+        indexed_at=now,
+    )

@@ -1,0 +1,1 @@
+"""The registry and the catalogue's counts, as ``/api/v1/instruments`` shows them."""

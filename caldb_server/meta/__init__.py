@@ -1,0 +1,1 @@
+"""Endpoints about the service itself: health and the OpenAPI document."""

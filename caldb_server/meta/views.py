@@ -1,0 +1,44 @@
+"""``GET /api/v1/health`` and ``GET /api/v1/openapi.json``."""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+from typing import Any
+
+import yaml
+from flask import Blueprint
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from caldb_server import __version__
+from caldb_server.resources import schema_path
+from caldb_server.web import db_session
+
+__all__ = ["blueprint", "openapi_document"]
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("meta", __name__)
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI description kept in ``schemas/openapi.yaml``."""
+    return yaml.safe_load(schema_path("openapi.yaml").read_text(encoding="utf-8"))
+
+
+@blueprint.get("/health")
+def health_view() -> tuple[dict[str, Any], int]:
+    """Liveness and database reachability (503 when the database cannot be reached)."""
+    try:
+        db_session().execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        log.warning("health check: database unreachable", exc_info=True)
+        return {"status": "unavailable", "database": "unreachable", "version": __version__}, 503
+    return {"status": "ok", "database": "ok", "version": __version__}, 200
+
+
+@blueprint.get("/openapi.json")
+def openapi_view() -> dict[str, Any]:
+    """The OpenAPI 3.1 document of this API."""
+    return openapi_document()

@@ -1,0 +1,1 @@
+"""Calibration searches with the quzcif semantics."""

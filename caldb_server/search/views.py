@@ -1,0 +1,62 @@
+"""``GET /api/v1/search``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from caldb_selection.timespec import mjd_to_datetime
+from caldb_server.catalogue.serialize import dataset_json
+from caldb_server.search.params import parse_search_params
+from caldb_server.search.service import SearchAnswer, SearchRequest, search
+from caldb_server.web import db_session, extension, request_time
+
+__all__ = ["blueprint"]
+
+blueprint = Blueprint("search", __name__)
+
+
+def _instant(mjd: float | None) -> str | None:
+    return None if mjd is None else mjd_to_datetime(mjd).isoformat(timespec="seconds")
+
+
+def _document(search_request: SearchRequest, answer: SearchAnswer, api_root: str) -> dict[str, Any]:
+    query = search_request.query
+    document: dict[str, Any] = {
+        "nfound": answer.nfound,
+        "results": [dataset_json(values, api_root) for values in answer.results],
+        "query": {
+            "mission": search_request.mission,
+            "instrument": query.instrument,
+            "codename": query.codename,
+            "detector": query.detector,
+            "filter": query.filter,
+            "expr": str(query.expression),
+            "time": _instant(query.time_mjd),
+            "ref_time": query.time_mjd,
+            "maxret": search_request.maxret,
+            "as_of": search_request.as_of.isoformat() if search_request.as_of else None,
+        },
+        "epoch": {"ref_time": answer.epoch_mjd, "start": _instant(answer.epoch_mjd)},
+    }
+    if search_request.explain:
+        document["explain"] = [
+            {
+                "id": rejection.candidate.id,
+                "cal_file": rejection.candidate.cal_file,
+                "cal_xno": rejection.candidate.cal_xno,
+                "reason": str(rejection.reason),
+                "detail": rejection.detail,
+            }
+            for rejection in answer.rejections
+        ]
+    return document
+
+
+@blueprint.get("/search")
+def search_view() -> dict[str, Any]:
+    """Select calibration datasets with the quzcif rules."""
+    search_request = parse_search_params(request.args, extension().registry, request_time())
+    answer = search(db_session(), search_request)
+    return _document(search_request, answer, request.url_root + "api/v1/")

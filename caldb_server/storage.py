@@ -1,0 +1,195 @@
+"""The file tree: a HEASARC ``$CALDB`` layout on disk, written atomically.
+
+Layout under ``CALDB_ROOT``::
+
+    data/<mission>/<inst>/<bcf|cpf>/<codename>/<file>   calibration files (immutable)
+    data/<mission>/<inst>/caldb.indx                    written by ``caldb-server export``
+    data/<mission>/<inst>/index/caldb.indx<YYYYMMDD>    releases
+    software/tools/caldb.config, alias_config.fits     written by ``caldb-server export``
+    .incoming/    uploads being received (same filesystem, so renames are atomic)
+    .cache/       generated indexes served over HTTP
+    .trash/       stray files moved aside by ``caldb-server fsck --repair``
+
+An upload is received into ``.incoming``, hashed while it is written, and *staged* on the
+session; :func:`caldb_server.db.commit` publishes it (rename) just before committing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy.orm import Session
+
+__all__ = [
+    "IncomingFile",
+    "StagedFile",
+    "Storage",
+    "UnsafePathError",
+    "check_file_name",
+    "check_relative_dir",
+    "fsync_directory",
+    "sha256_of",
+    "stage",
+    "take_staged",
+]
+
+_STAGED_KEY = "caldb.staged_files"
+_CHUNK = 1024 * 1024
+# Directory components as the CALDB writes them: lower-case words, digits, _ . + -
+_DIR_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
+_FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
+
+
+class UnsafePathError(ValueError):
+    """A directory or file name that could escape the tree or is not a plain name."""
+
+
+def check_file_name(name: str) -> str:
+    """Return ``name`` if it is a bare file name (no directory, no NUL, no leading dot)."""
+    if not _FILE_NAME.fullmatch(name) or name in (".", ".."):
+        raise UnsafePathError(
+            f"{name!r} is not a bare file name (letters, digits and _ . + - only, "
+            "not starting with a dot)"
+        )
+    return name
+
+
+def check_relative_dir(path: str) -> str:
+    """Return ``path`` if it is a clean relative directory like ``data/svom/mxt/bcf/gain``."""
+    parts = path.split("/")
+    if not path or any(not _DIR_PART.fullmatch(p) or p in (".", "..") for p in parts):
+        raise UnsafePathError(f"{path!r} is not a clean relative directory under the CALDB")
+    return path
+
+
+def fsync_directory(path: Path) -> None:
+    """Make a rename in ``path`` durable."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+@dataclass
+class IncomingFile:
+    """An upload received into ``.incoming``: its temporary path, sha256 and size."""
+
+    path: Path
+    name: str
+    sha256: str
+    size: int
+    staged: bool = False
+
+    def discard(self) -> None:
+        """Delete the temporary file if it is still there."""
+        self.path.unlink(missing_ok=True)
+
+
+@dataclass
+class StagedFile:
+    """A received file waiting for its unit of work to commit."""
+
+    incoming: IncomingFile
+    destination: Path
+    published: bool = False
+
+    def publish(self) -> None:
+        """Rename the file into the tree (atomic, durable)."""
+        self.destination.parent.mkdir(parents=True, exist_ok=True)
+        self.incoming.path.replace(self.destination)
+        fsync_directory(self.destination.parent)
+        self.published = True
+
+    def withdraw(self) -> None:
+        """Remove a published file again (its commit failed)."""
+        if self.published:
+            self.destination.unlink(missing_ok=True)
+            self.published = False
+
+    def discard(self) -> None:
+        """Forget a file that was never published."""
+        if not self.published:
+            self.incoming.discard()
+
+
+def stage(session: Session, incoming: IncomingFile, destination: Path) -> None:
+    """Publish ``incoming`` at ``destination`` when ``session`` commits."""
+    incoming.staged = True
+    session.info.setdefault(_STAGED_KEY, []).append(StagedFile(incoming, destination))
+
+
+def take_staged(session: Session) -> list[StagedFile]:
+    """Remove and return the files staged on ``session``."""
+    return session.info.pop(_STAGED_KEY, [])
+
+
+class Storage:
+    """The CALDB file tree rooted at ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.incoming_dir = root / ".incoming"
+        self.cache_dir = root / ".cache"
+        self.trash_dir = root / ".trash"
+
+    def create(self) -> None:
+        """Create the tree's service directories (idempotent)."""
+        for directory in (self.root / "data", self.incoming_dir, self.cache_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+
+    def path_of(self, cal_dir: str, cal_file: str) -> Path:
+        """Absolute path of a catalogue file, refusing anything that leaves the tree."""
+        path = self.root / check_relative_dir(cal_dir) / check_file_name(cal_file)
+        if not path.resolve().is_relative_to(self.root.resolve()):
+            raise UnsafePathError(f"{cal_dir}/{cal_file} leaves the CALDB tree")
+        return path
+
+    def write_incoming(self, stream: BinaryIO, name: str) -> IncomingFile:
+        """Copy ``stream`` into ``.incoming`` while hashing it; the caller stages or discards it.
+
+        The name is only recorded here; callers validate it with :func:`check_file_name`.
+        """
+        self.incoming_dir.mkdir(parents=True, exist_ok=True)
+        path = self.incoming_dir / f"{uuid.uuid4().hex}.part"
+        digest, size = hashlib.sha256(), 0
+        try:
+            with path.open("xb") as handle:
+                while chunk := stream.read(_CHUNK):
+                    digest.update(chunk)
+                    handle.write(chunk)
+                    size += len(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return IncomingFile(path, name, digest.hexdigest(), size)
+
+    @contextlib.contextmanager
+    def receive(self, stream: BinaryIO, name: str) -> Iterator[IncomingFile]:
+        """:meth:`write_incoming`, deleting the file on exit unless it was staged."""
+        incoming = self.write_incoming(stream, name)
+        try:
+            yield incoming
+        finally:
+            # A staged file is renamed by the commit or deleted by the rollback.
+            if not incoming.staged:
+                incoming.discard()
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,81 @@
+"""Request plumbing: the app's services, and one unit of work per request.
+
+Views call :func:`db_session` to get the request's session (a write session for POST,
+PATCH, PUT and DELETE). After the view, :func:`_finish` commits it if the response is a
+success and rolls it back otherwise; this is the only commit of a request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import Flask, Response, current_app, g, request
+from sqlalchemy.orm import Session
+
+from caldb_server import db
+from caldb_server.config import Settings
+from caldb_server.registry import Registry
+from caldb_server.storage import Storage
+
+__all__ = ["Caldb", "db_session", "extension", "init_app", "request_time"]
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True)
+class Caldb:
+    """The services of one app: settings, database, registry and file tree."""
+
+    settings: Settings
+    database: db.Database
+    registry: Registry
+    storage: Storage
+
+
+def extension(app: Flask | None = None) -> Caldb:
+    """The :class:`Caldb` services of ``app`` (default: the current app)."""
+    return (app or current_app).extensions["caldb"]
+
+
+def db_session() -> Session:
+    """The request's session, created on first use."""
+    if "db_session" not in g:
+        g.db_session = extension().database.session(write=request.method in WRITE_METHODS)
+    return g.db_session
+
+
+def request_time() -> datetime:
+    """One timestamp for everything a request records."""
+    if "request_time" not in g:
+        g.request_time = db.utcnow()
+    return g.request_time
+
+
+def _finish(response: Response) -> Response:
+    session = g.pop("db_session", None)
+    if session is None:
+        return response
+    try:
+        if response.status_code < 400:
+            db.commit(session)
+        else:
+            db.rollback(session)
+    finally:
+        session.close()
+    return response
+
+
+def _teardown(_error: BaseException | None) -> None:
+    """Roll back a session left open by an exception that skipped :func:`_finish`."""
+    session = g.pop("db_session", None)
+    if session is not None:
+        db.rollback(session)
+        session.close()
+
+
+def init_app(app: Flask, services: Caldb) -> None:
+    """Attach the services and the unit-of-work hooks to ``app``."""
+    app.extensions["caldb"] = services
+    app.after_request(_finish)
+    app.teardown_request(_teardown)
