@@ -9,6 +9,8 @@ rolled back and its staged files are discarded (see :mod:`caldb_server.storage`)
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -115,6 +117,19 @@ class Database:
     def session(self, *, write: bool = False) -> Session:
         """A new session; ``write`` ones take the write lock first on SQLite."""
         return (self._write_sessions if write else self._read_sessions)()
+
+    @contextlib.contextmanager
+    def unit_of_work(self, *, write: bool = True) -> Iterator[Session]:
+        """A session committed with :func:`commit` on success, rolled back on error."""
+        session = self.session(write=write)
+        try:
+            yield session
+            commit(session)
+        except BaseException:
+            rollback(session)
+            raise
+        finally:
+            session.close()
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -1,0 +1,1 @@
+"""MXT pipeline bricks (see issue 6; not built yet)."""

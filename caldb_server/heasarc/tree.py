@@ -90,6 +90,7 @@ def _index(session: Session, index_dir: str) -> CatalogueIndex:
 
 def write_index(session: Session, index_dir: str, destination: Path, *, caldbver: str) -> None:
     """Write the current ``caldb.indx`` of an index to ``destination`` (atomically)."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
     write_cif(cif_rows(session, index_dir), destination, caldbver=caldbver)
 
 

@@ -21,6 +21,7 @@ from caldb_selection import BoundaryError, TimeSpecError, normalise_validity_dat
 from caldb_server import storage
 from caldb_server.catalogue.indexes import index_dir_of, lock_index
 from caldb_server.catalogue.models import CalibrationFile, Dataset
+from caldb_server.catalogue.quality import change_quality
 from caldb_server.errors import ValidationFailed
 from caldb_server.heasarc.cif import CifRow, read_cif
 
@@ -34,6 +35,7 @@ class ImportReport:
     rows_read: int = 0
     datasets_added: int = 0
     datasets_present: int = 0
+    quality_changes: int = 0
     files_stored: int = 0
     files_metadata_only: list[str] = field(default_factory=list)
 
@@ -138,6 +140,23 @@ def _dataset(stored: CalibrationFile, row: CifRow, actor: str, now: datetime) ->
     return Dataset(file=stored, indexed_by=actor, indexed_at=now, **values)
 
 
+def _identity(values: CifRow | Dataset) -> tuple[object, ...]:
+    """What makes a CIF row the same dataset: everything selection reads, but quality.
+
+    HEASARC indexes one HDU several times under different validity starts (Swift
+    ``swxbadpix20010101v006.fits`` rows 172-174 and 436-438), so the HDU alone is not it.
+    """
+    return (
+        values.cal_xno,
+        values.instrume,
+        values.detnam,
+        values.filter,
+        values.cal_cnam,
+        values.ref_time,
+        tuple(values.cal_cbd),
+    )
+
+
 def import_cif(
     session: Session,
     tree: storage.Storage,
@@ -149,6 +168,10 @@ def import_cif(
 ) -> ImportReport:
     """Import every row of a CIF, in its order (see the module docstring).
 
+    A row already in the catalogue is kept; if the imported index gives it another
+    CAL_QUAL (a newer HEASARC release withdrew it), the change is recorded as any quality
+    change is.
+
     Raises
     ------
     CifFormatError
@@ -156,40 +179,31 @@ def import_cif(
     ValidationFailed
         If a row has an unsafe path, a bad date or boundary, or an index would mix missions.
     """
-    rows = read_cif(cif_path).rows
+    index = read_cif(cif_path)
+    rows = index.rows
     _validate(rows)
     report = ImportReport(rows_read=len(rows))
     for index_dir, telescop in sorted({(index_dir_of(r.cal_dir), r.telescop) for r in rows}):
         lock_index(session, index_dir, telescop, now)
     files: dict[tuple[str, str], CalibrationFile] = {}
+    unmatched: dict[tuple[str, str], list[Dataset]] = {}
+    reason = f"quality of imported index {cif_path.name} (CALDBVER {index.caldbver})"
     for row in rows:
         key = (row.cal_dir, row.cal_file)
         if key not in files:
             files[key] = _file_for(
                 session, tree, row, files_root=files_root, actor=actor, now=now, report=report
             )
-        stored = files[key]
-        if _present(session, stored, row):
-            report.datasets_present += 1
+            unmatched[key] = list(files[key].datasets)
+        match = next((d for d in unmatched[key] if _identity(d) == _identity(row)), None)
+        if match is None:
+            session.add(_dataset(files[key], row, actor, now))
+            report.datasets_added += 1
             continue
-        session.add(_dataset(stored, row, actor, now))
-        session.flush()
-        report.datasets_added += 1
+        unmatched[key].remove(match)
+        report.datasets_present += 1
+        if change_quality(session, match, row.cal_qual, reason=reason, actor=actor, now=now):
+            report.quality_changes += 1
+    session.flush()
     report.files_metadata_only = sorted(f"{d}/{f}" for (d, f), s in files.items() if not s.held)
     return report
-
-
-def _present(session: Session, stored: CalibrationFile, row: CifRow) -> bool:
-    if stored.id is None:
-        return False
-    return (
-        session.scalars(
-            select(Dataset.id).where(
-                Dataset.file_id == stored.id,
-                Dataset.cal_xno == row.cal_xno,
-                Dataset.instrume == row.instrume,
-                Dataset.cal_cnam == row.cal_cnam,
-            )
-        ).first()
-        is not None
-    )

@@ -48,7 +48,9 @@ def upgrade() -> None:
             name=op.f("fk_calibration_files_index_dir_catalogue_indexes"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_calibration_files")),
-        sa.UniqueConstraint("cal_dir", "cal_file", name=op.f("uq_calibration_files_cal_dir_cal_file")),
+        sa.UniqueConstraint(
+            "cal_dir", "cal_file", name=op.f("uq_calibration_files_cal_dir_cal_file")
+        ),
         sa.UniqueConstraint(
             "index_dir", "cal_file", name=op.f("uq_calibration_files_index_dir_cal_file")
         ),

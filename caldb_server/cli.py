@@ -1,0 +1,292 @@
+"""The ``caldb-server`` command line: set up, run and maintain a CalDB.
+
+Each command builds the app from the ``CALDB_*`` environment and works through the same
+services and unit of work as the HTTP API. Exit codes: 0 success, 1 an inconsistency
+(fsck) or an unexpected failure, 2 usage error, 3 input refused (validation), 4 conflict
+with what is stored, 5 not found, 6 database not initialised.
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import json
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import click
+from flask import Flask
+from sqlalchemy import select
+
+from caldb_server import create_app, migrate
+from caldb_server.auth.tokens import ROLES, issue_token
+from caldb_server.catalogue.models import CatalogueIndex
+from caldb_server.db import utcnow
+from caldb_server.errors import CaldbError, Conflict, NotFound, ValidationFailed
+from caldb_server.fsck import fsck
+from caldb_server.heasarc.cif import CifFormatError
+from caldb_server.heasarc.tree import export_tree, release_index, write_index
+from caldb_server.imports.service import import_cif
+from caldb_server.ingest.service import IngestOutcome, ingest_file
+from caldb_server.web import Caldb, extension
+
+__all__ = ["main"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+EXIT_CODES = {ValidationFailed: 3, Conflict: 4, NotFound: 5}
+EXIT_NOT_INITIALISED = 6
+
+
+def _default_actor() -> str:
+    return f"cli:{getpass.getuser()}@{socket.gethostname()}"
+
+
+actor_option = click.option(
+    "--actor", default=_default_actor, show_default="cli:<user>@<host>", help="Who does it (audit)."
+)
+
+
+def _report_error(error: CaldbError) -> None:
+    click.echo(f"error: {error.detail}", err=True)
+    for item in error.errors:
+        where = ", ".join(f"{k}={v}" for k, v in item.items() if k != "reason")
+        click.echo(f"  - {where + ': ' if where else ''}{item['reason']}", err=True)
+
+
+def _exit_code(error: CaldbError) -> int:
+    return next((code for kind, code in EXIT_CODES.items() if isinstance(error, kind)), 1)
+
+
+@contextmanager
+def _services(*, require_schema: bool = True) -> Iterator[tuple[Flask, Caldb]]:
+    """The app and its services; refuses to work on a database that was never migrated."""
+    app = create_app()
+    services = extension(app)
+    try:
+        if (
+            require_schema
+            and migrate.current_revision(services.database.engine) != migrate.head_revision()
+        ):
+            click.echo(
+                "error: the database is not initialised or not up to date; run 'caldb-server init'",
+                err=True,
+            )
+            sys.exit(EXIT_NOT_INITIALISED)
+        yield app, services
+    finally:
+        services.database.dispose()
+
+
+def _handles_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Print a CalDB error as a sentence and exit with its code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except CaldbError as error:
+            _report_error(error)
+            sys.exit(_exit_code(error))
+
+    return wrapper
+
+
+@click.group()
+@click.version_option(package_name="svom-caldb")
+def main() -> None:
+    """Run and maintain an SVOM CalDB (settings from CALDB_* environment variables)."""
+
+
+@main.command()
+def init() -> None:
+    """Create or upgrade the database schema and the file tree."""
+    with _services(require_schema=False) as (_app, services):
+        migrate.upgrade(services.database.engine)
+        services.storage.create()
+        click.echo(f"database: {services.database.engine.url.render_as_string(hide_password=True)}")
+        click.echo(f"schema:   {migrate.head_revision()}")
+        click.echo(f"tree:     {services.storage.root}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+def serve(host: str, port: int) -> None:
+    """Run the development server (production: gunicorn 'caldb_server:create_app()')."""
+    with _services() as (app, _):
+        app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+@main.command()
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--supersede", is_flag=True, help="Replace duplicated good datasets (CAL_QUAL := 5).")
+@actor_option
+def ingest(files: tuple[Path, ...], supersede: bool, actor: str) -> None:
+    """Index calibration FITS files into the CalDB (each file on its own)."""
+    failures = 0
+    with _services() as (_app, services):
+        for path in files:
+            try:
+                outcome = _ingest_one(services, path, supersede=supersede, actor=actor)
+            except CaldbError as error:
+                failures += 1
+                click.echo(f"{path.name}: refused", err=True)
+                _report_error(error)
+                continue
+            state = "indexed" if outcome.created else "already indexed"
+            names = " ".join(f"{d.instrume}/{d.cal_cnam}[{d.cal_xno}]" for d in outcome.datasets)
+            click.echo(f"{path.name}: {state}, {len(outcome.datasets)} dataset(s): {names}")
+            for note in outcome.notes:
+                click.echo(f"  note: {note}")
+    if failures:
+        sys.exit(EXIT_CODES[ValidationFailed])
+
+
+def _ingest_one(services: Caldb, path: Path, *, supersede: bool, actor: str) -> IngestOutcome:
+    """One file, one unit of work: a refused file does not stop the others."""
+    with (
+        path.open("rb") as stream,
+        services.storage.receive(stream, path.name) as incoming,
+        services.database.unit_of_work() as session,
+    ):
+        return ingest_file(
+            session,
+            services.storage,
+            services.registry,
+            incoming,
+            actor=actor,
+            now=utcnow(),
+            supersede=supersede,
+        )
+
+
+@main.command("import-cif")
+@click.argument("cif", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--files-root",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A $CALDB-like tree (or flat directory) holding the indexed files.",
+)
+@actor_option
+@_handles_errors
+def import_cif_command(cif: Path, files_root: Path | None, actor: str) -> None:
+    """Import an existing HEASARC index (any mission); files are optional."""
+    with _services() as (_app, services), services.database.unit_of_work() as session:
+        try:
+            report = import_cif(
+                session, services.storage, cif, files_root=files_root, actor=actor, now=utcnow()
+            )
+        except CifFormatError as error:
+            raise ValidationFailed(str(error)) from None
+    click.echo(
+        f"{cif.name}: {report.rows_read} rows, {report.datasets_added} datasets added, "
+        f"{report.datasets_present} already present ({report.quality_changes} quality changes), "
+        f"{report.files_stored} files stored, "
+        f"{len(report.files_metadata_only)} files not held (metadata only)"
+    )
+
+
+@main.command()
+@click.option("--index", "index_dir", help="Only this index, e.g. data/svom/mxt (with --output).")
+@click.option(
+    "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write that index here."
+)
+@_handles_errors
+def export(index_dir: str | None, output: Path | None) -> None:
+    """Write current caldb.indx files and caldb.config/alias_config.fits into the tree."""
+    if (index_dir is None) != (output is None):
+        raise click.UsageError("--index and --output go together")
+    with _services() as (_app, services), services.database.unit_of_work(write=False) as session:
+        if index_dir is not None and output is not None:
+            index = session.get(CatalogueIndex, index_dir)
+            if index is None:
+                raise NotFound(f"there is no index {index_dir}")
+            write_index(session, index_dir, output, caldbver=index.updated_at.strftime("%Y%m%d"))
+            click.echo(str(output))
+            return
+        for path in export_tree(session, services.storage, services.registry):
+            click.echo(str(path))
+
+
+@main.command()
+@click.option("--index", "indexes", multiple=True, help="Index to release (default: all).")
+@click.option("--version", "caldbver", help="CALDBVER YYYYMMDD (default: today, UTC).")
+@actor_option
+@_handles_errors
+def release(indexes: tuple[str, ...], caldbver: str | None, actor: str) -> None:
+    """Freeze index/caldb.indx<YYYYMMDD> for each index."""
+    now = utcnow()
+    caldbver = caldbver or now.strftime("%Y%m%d")
+    if len(caldbver) != 8 or not caldbver.isdigit():
+        raise click.BadParameter("must be YYYYMMDD", param_hint="--version")
+    with _services() as (_app, services), services.database.unit_of_work() as session:
+        chosen = indexes or session.scalars(select(CatalogueIndex.index_dir)).all()
+        for index_dir in chosen:
+            frozen = release_index(
+                session, services.storage, index_dir, caldbver=caldbver, actor=actor, now=now
+            )
+            path = f"{index_dir}/index/caldb.indx{caldbver}"
+            click.echo(f"{path}: {frozen.row_count} rows, sha256 {frozen.sha256}")
+
+
+@main.command("create-token")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLES))
+@click.option(
+    "--sub", "subject", default=None, help="Who the token is for (default: the current user)."
+)
+@click.option(
+    "--days",
+    default=None,
+    type=click.IntRange(1, 3650),
+    help="Lifetime (default CALDB_TOKEN_DAYS).",
+)
+def create_token(roles: tuple[str, ...], subject: str | None, days: int | None) -> None:
+    """Print a signed bearer token, alone on stdout."""
+    with _services(require_schema=False) as (_app, services):
+        settings = services.settings
+        token = issue_token(
+            settings.secret_key,
+            subject=subject or getpass.getuser(),
+            roles=roles,
+            issuer=settings.token_issuer,
+            now=utcnow(),
+            lifetime=timedelta(days=days or settings.token_days),
+        )
+    click.echo(token)
+
+
+@main.command("fsck")
+@click.option(
+    "--repair", is_flag=True, help="Move stray files to .trash/ and delete old temporary files."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def fsck_command(repair: bool, as_json: bool) -> None:
+    """Check that the catalogue and the file tree agree (every sha256 verified)."""
+    with _services() as (_app, services), services.database.unit_of_work(write=False) as session:
+        report = fsck(session, services.storage, repair=repair)
+    document: dict[str, Any] = {
+        "consistent": report.consistent,
+        "files_checked": report.files_checked,
+        "releases_checked": report.releases_checked,
+        "findings": [vars(finding) for finding in report.findings],
+        "repaired": report.repaired,
+    }
+    if as_json:
+        click.echo(json.dumps(document, indent=2))
+    else:
+        for finding in report.findings:
+            level = "ERROR" if finding.severe else "note"
+            click.echo(f"{level}: {finding.kind}: {finding.path}: {finding.detail}")
+        state = "consistent" if report.consistent else "INCONSISTENT"
+        click.echo(
+            f"{state}: {report.files_checked} files and {report.releases_checked} releases verified"
+        )
+    sys.exit(0 if report.consistent else 1)

@@ -1,0 +1,138 @@
+"""Test helpers: registries, small calibration files, uploads, looking at the tree."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from astropy.io import fits
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from caldb_server.config import DEFAULT_REGISTRY
+from caldb_server.heasarc.config_files import parse_caldb_config, read_alias_config
+
+_NAME = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,9}")
+_DIR = re.compile(r"data(/[a-z0-9][a-z0-9_.+-]*)+")
+
+# A valid MXT calibration dataset; tests change what they need.
+MXT_GAIN = {
+    "TELESCOP": "SVOM",
+    "INSTRUME": "MXT",
+    "CCLS0001": "BCF",
+    "CDTP0001": "DATA",
+    "CCNM0001": "GAIN",
+    "CVSD0001": "2024-06-22",
+    "CVST0001": "00:00:00",
+    "CDES0001": "MXT per-column gain and offset",
+}
+
+
+def heasarc_registry_document(caldb_config: Path, alias_config: Path) -> dict[str, Any]:
+    """The default SVOM registry plus every mission of a HEASARC caldb.config and aliases."""
+    document = yaml.safe_load(DEFAULT_REGISTRY.read_text())
+    instruments: dict[str, dict[str, str]] = {}
+    for mission, instrument, index_dir, _cif in parse_caldb_config(caldb_config.read_text()):
+        if _NAME.fullmatch(mission) and _NAME.fullmatch(instrument) and _DIR.fullmatch(index_dir):
+            instruments.setdefault(mission, {}).setdefault(instrument, index_dir)
+    aliases = read_alias_config(alias_config)
+    for mission, names in sorted(instruments.items()):
+        if mission == "SVOM":
+            continue
+        known = {
+            alias: list(targets)
+            for alias, targets in aliases.get(mission, {}).items()
+            if alias not in names and all(t in names for t in targets)
+        }
+        entry: dict[str, Any] = {
+            "name": mission,
+            "instruments": [{"name": n, "dir": d} for n, d in sorted(names.items())],
+        }
+        if known:
+            entry["aliases"] = known
+        document["missions"].append(entry)
+    return document
+
+
+def write_registry(document: Mapping[str, Any], path: Path) -> Path:
+    """Write a registry document as YAML."""
+    path.write_text(yaml.safe_dump(dict(document), sort_keys=False))
+    return path
+
+
+def calfile_bytes(*hdus: Mapping[str, Any], primary: Mapping[str, Any] | None = None) -> bytes:
+    """A small FITS file: a primary HDU and one table HDU per keyword mapping.
+
+    A value of None removes that keyword (to test missing keywords).
+    """
+
+    def header(keywords: Mapping[str, Any]) -> fits.Header:
+        result = fits.Header()
+        for key, value in keywords.items():
+            if value is not None:
+                result[key] = value
+        return result
+
+    tables = [
+        fits.BinTableHDU.from_columns(
+            [fits.Column(name="RAWX", format="J", array=np.arange(4))], header=header(keywords)
+        )
+        for keywords in hdus
+    ]
+    buffer = io.BytesIO()
+    fits.HDUList([fits.PrimaryHDU(header=header(primary or {})), *tables]).writeto(buffer)
+    return buffer.getvalue()
+
+
+def write_calfile(
+    path: Path, *hdus: Mapping[str, Any], primary: Mapping[str, Any] | None = None
+) -> Path:
+    """:func:`calfile_bytes` written to ``path``."""
+    path.write_bytes(calfile_bytes(*hdus, primary=primary))
+    return path
+
+
+def upload(
+    client: FlaskClient,
+    content: bytes | Path,
+    name: str | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    supersede: bool | None = None,
+) -> TestResponse:
+    """POST a file to /api/v1/files."""
+    if isinstance(content, Path):
+        name = name or content.name
+        content = content.read_bytes()
+    data: dict[str, Any] = {"file": (io.BytesIO(content), name or "file.fits")}
+    if supersede is not None:
+        data["supersede"] = "true" if supersede else "false"
+    return client.post("/api/v1/files", data=data, headers=dict(headers or {}))
+
+
+def tree_files(root: Path) -> list[str]:
+    """Files under data/ and .incoming/ of a CALDB tree, relative to it."""
+    return sorted(
+        str(path.relative_to(root))
+        for directory in (root / "data", root / ".incoming")
+        if directory.is_dir()
+        for path in directory.rglob("*")
+        if path.is_file()
+    )
+
+
+def assert_problem(response: TestResponse, status: int) -> dict[str, Any]:
+    """Check a problem+json answer and return its body."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert body["status"] == status
+    assert body["title"]
+    assert body["detail"]
+    assert "Traceback" not in response.get_data(as_text=True)
+    return body
