@@ -79,17 +79,36 @@ def backend(
     engine.dispose()
 
 
-@pytest.fixture
-def database_url(backend: dict[str, Any], tmp_path: Path) -> str:
-    """An empty, migrated database for one test."""
+def fresh_database(backend: dict[str, Any], directory: Path) -> str:
+    """Empty the migrated database of ``backend`` (SQLite: a copy in ``directory``)."""
     if backend["name"] == "sqlite":
-        path = tmp_path / "caldb.sqlite"
+        path = directory / "caldb.sqlite"
         shutil.copyfile(backend["template"], path)
         return f"sqlite:///{path}"
     tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
     with backend["engine"].begin() as connection:
         connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
     return backend["url"]
+
+
+def app_settings(database_url: str, directory: Path, registry: Path | None) -> dict[str, Any]:
+    """Settings of a test app whose tree and instance live in ``directory``."""
+    config: dict[str, Any] = {
+        "DATABASE_URL": database_url,
+        "ROOT": directory / "tree",
+        "INSTANCE_PATH": directory / "instance",
+        "SECRET_KEY": SECRET,
+        "TESTING": True,
+    }
+    if registry is not None:
+        config["REGISTRY"] = registry
+    return config
+
+
+@pytest.fixture
+def database_url(backend: dict[str, Any], tmp_path: Path) -> str:
+    """An empty, migrated database for one test."""
+    return fresh_database(backend, tmp_path)
 
 
 @pytest.fixture(scope="session")
@@ -112,16 +131,7 @@ def registry_path(request: pytest.FixtureRequest) -> Path | None:
 @pytest.fixture
 def app_config(database_url: str, tmp_path: Path, registry_path: Path | None) -> dict[str, Any]:
     """Settings of the test app (tests may change them before using ``app``)."""
-    config: dict[str, Any] = {
-        "DATABASE_URL": database_url,
-        "ROOT": tmp_path / "tree",
-        "INSTANCE_PATH": tmp_path / "instance",
-        "SECRET_KEY": SECRET,
-        "TESTING": True,
-    }
-    if registry_path is not None:
-        config["REGISTRY"] = registry_path
-    return config
+    return app_settings(database_url, tmp_path, registry_path)
 
 
 @pytest.fixture

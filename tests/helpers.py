@@ -136,3 +136,16 @@ def assert_problem(response: TestResponse, status: int) -> dict[str, Any]:
     assert body["detail"]
     assert "Traceback" not in response.get_data(as_text=True)
     return body
+
+
+def import_index(app: Any, cif: Path, files_root: Path | None = None) -> Any:
+    """Import a HEASARC CIF into the test app's catalogue (as ``caldb-server import-cif``)."""
+    from caldb_server.db import utcnow  # noqa: PLC0415 - keeps this module's imports light
+    from caldb_server.imports.service import import_cif  # noqa: PLC0415
+    from caldb_server.web import extension  # noqa: PLC0415
+
+    services = extension(app)
+    with services.database.unit_of_work() as session:
+        return import_cif(
+            session, services.storage, cif, files_root=files_root, actor="test", now=utcnow()
+        )

@@ -98,6 +98,22 @@ def _convert(
         return default
 
 
+def _requested_time(
+    args: MultiDict[str, str], now: datetime, errors: list[dict[str, Any]]
+) -> float | None:
+    """The requested MJD; a date that is wrong alone is the date's error, else the time's."""
+    try:
+        requested_mjd(args.get("date"), None, now)
+    except TimeSpecError as error:
+        errors.append({"field": "date", "reason": str(error)})
+        return None
+    try:
+        return requested_mjd(args.get("date"), args.get("time"), now)
+    except TimeSpecError as error:
+        errors.append({"field": "time", "reason": str(error)})
+        return None
+
+
 def parse_search_params(
     args: MultiDict[str, str], registry: Registry, now: datetime
 ) -> SearchRequest:
@@ -122,11 +138,7 @@ def parse_search_params(
     explain = _convert(args, "explain", _boolean, False, errors)
     as_of = _convert(args, "as_of", parse_as_of, None, errors)
     expression = _convert(args, "expr", parse_expression, None, errors)
-    try:
-        time_mjd = requested_mjd(args.get("date"), args.get("time"), now)
-    except TimeSpecError as error:
-        errors.append({"field": "date" if "date" in str(error) else "time", "reason": str(error)})
-        time_mjd = None
+    time_mjd = _requested_time(args, now, errors)
     if errors:
         raise ValidationFailed("the search parameters are not valid", errors=errors)
     query = Query.create(

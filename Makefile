@@ -1,0 +1,41 @@
+# Set-up and entry points. `make demo` and `make test` work on a fresh machine: they create
+# .venv from the project's own files (setup.cfg extras) and install the HEASARC FITS tools
+# (fitsverify, CFITSIO's fitscopy) with apt when run as root.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: demo test lint install system-deps benchmarks clean
+
+$(INSTALLED): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[server,pipeline,dev]'
+	touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+system-deps:
+	@if ! command -v fitsverify >/dev/null || ! command -v fitscopy >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq fitsverify libcfitsio-bin >/dev/null; \
+	  else \
+	    echo "note: fitsverify/fitscopy are missing; the tests that need them will be skipped"; \
+	  fi; \
+	fi
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: install system-deps lint
+	$(BIN)/pytest
+
+demo: install system-deps
+	$(BIN)/python scripts/demo.py
+
+benchmarks: install
+	$(BIN)/python benchmarks/bench_search.py
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,201 @@
+"""The main job: a fresh embedded CalDB, a real server, uploads and quzcif searches over HTTP.
+
+Run with ``make demo``. Everything lives in ``demo-output/`` (recreated each run):
+
+1. ``caldb-server init`` on the embedded default (SQLite + local tree);
+2. ``caldb-server serve`` on a free port, and an uploader token from ``create-token``;
+3. two epochs of an MXT GAIN file uploaded through ``POST /api/v1/files``;
+4. searches that show the epoch change, ``as_of`` and ``explain``;
+5. the HEASARC tree: ``caldb.indx`` read back by CFITSIO (``fitscopy``) when installed;
+6. with ``../shared`` present, the real Swift XRT index imported and a worked quzcif example.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import requests
+from astropy.io import fits
+
+ROOT = Path(__file__).resolve().parents[1]
+OUTPUT = ROOT / "demo-output"
+SWIFT_CIF = ROOT.parent / "shared" / "fixtures" / "heasarc" / "cif" / "swift_xrt_caldb.indx20160609"
+SERVER = [str(Path(sys.executable).parent / "caldb-server")]
+
+
+def gain_file(valid_from: str, gain_ev_per_adu: float) -> bytes:
+    """A small MXT GAIN calibration file (per-column gain and offset)."""
+    columns = [
+        fits.Column(name="RAWX", format="I", array=np.arange(256)),
+        fits.Column(name="GAIN", format="E", unit="eV/adu", array=np.full(256, gain_ev_per_adu)),
+        fits.Column(name="OFFSET", format="E", unit="adu", array=np.full(256, 12.0)),
+    ]
+    table = fits.BinTableHDU.from_columns(columns, name="GAIN")
+    table.header.update(
+        TELESCOP="SVOM",
+        INSTRUME="MXT",
+        CCLS0001="BCF",
+        CDTP0001="DATA",
+        CCNM0001="GAIN",
+        CBD10001="ENERG(0.2-10)keV",
+        CVSD0001=valid_from,
+        CVST0001="00:00:00",
+        CDES0001="MXT per-column gain and offset (demonstration)",
+    )
+    buffer = io.BytesIO()
+    fits.HDUList([fits.PrimaryHDU(), table]).writeto(buffer, checksum=True)
+    return buffer.getvalue()
+
+
+def free_port() -> int:
+    """A free local TCP port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def run(*arguments: str, env: dict[str, str]) -> str:
+    """Run a caldb-server command and return its standard output."""
+    return subprocess.run(
+        [*SERVER, *arguments], env=env, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def wait_until_up(url: str) -> None:
+    """Poll the health endpoint until the server answers."""
+    for _ in range(100):
+        try:
+            if requests.get(f"{url}/api/v1/health", timeout=1).ok:
+                return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise SystemExit("the server did not start")
+
+
+def show_search(url: str, title: str, **params: str) -> None:
+    """Run a search and print what it selected (and, with explain, what it rejected)."""
+    answer = requests.get(f"{url}/api/v1/search", params=params, timeout=10).json()
+    files = [f"{r['cal_file']}[{r['cal_xno']}]" for r in answer["results"]]
+    print(f"  {title:<46} nfound={answer['nfound']}  {' '.join(files) or '-'}")
+    for item in answer.get("explain", []):
+        where = f"{item['cal_file']}[{item['cal_xno']}]"
+        print(f"      rejected {where}: {item['reason']}: {item['detail']}")
+
+
+def upload_gain_epochs(url: str, headers: dict[str, str]) -> str:
+    """Upload two GAIN epochs; return an instant between the two uploads (for as_of)."""
+    between = ""
+    for name, valid_from, gain in (
+        ("mxt_gain_20240622v001.fits", "2024-06-22", 3.60),
+        ("mxt_gain_20250601v001.fits", "2025-06-01", 3.64),
+    ):
+        reply = requests.post(
+            f"{url}/api/v1/files",
+            headers=headers,
+            timeout=30,
+            files={"file": (name, gain_file(valid_from, gain))},
+        )
+        ids = [d["id"] for d in reply.json()["datasets"]]
+        print(f"   {name}: HTTP {reply.status_code}, dataset ids {ids}")
+        between = between or datetime.now(UTC).isoformat()
+    return between
+
+
+def searches(url: str, between: str) -> None:
+    """The epoch change, as_of, a boundary expression and explain."""
+    gain = {"instrument": "MXT", "codename": "GAIN"}
+    show_search(url, "GAIN on 2024-12-01", **gain, date="2024-12-01")
+    show_search(url, "GAIN on 2025-07-01", **gain, date="2025-07-01")
+    show_search(
+        url, "GAIN on 2025-07-01 as_of before 2nd upload", **gain, date="2025-07-01", as_of=between
+    )
+    show_search(
+        url,
+        "GAIN energ.eq.12 (outside ENERG(0.2-10))",
+        **gain,
+        date="2025-07-01",
+        expr="energ.eq.12",
+    )
+    show_search(url, "GAIN on 2025-07-01, explain", **gain, date="2025-07-01", explain="true")
+
+
+def heasarc_tree(url: str) -> None:
+    """The served index as astropy and CFITSIO read it."""
+    index = requests.get(f"{url}/caldb/data/svom/mxt/caldb.indx", timeout=10)
+    with fits.open(io.BytesIO(index.content)) as cif:
+        header = cif[1].header
+        print(
+            f"   caldb.indx: EXTNAME={cif[1].name} CIFVERSN='{header['CIFVERSN']}' "
+            f"rows={len(cif[1].data)} TFORM11={header['TFORM11']}"
+        )
+    probe = requests.get(
+        f"{url}/caldb/data/svom/mxt/caldb.indx.gz", timeout=10, allow_redirects=False
+    )
+    print(f"   CFITSIO probe caldb.indx.gz -> HTTP {probe.status_code}")
+    if shutil.which("fitscopy"):
+        copy = OUTPUT / "caldb.indx.fitscopy"
+        subprocess.run(
+            ["fitscopy", f"{url}/caldb/data/svom/mxt/caldb.indx", f"!{copy}"], check=True
+        )
+        with fits.open(copy) as cif:
+            print(f"   CFITSIO fitscopy read the served index: {len(cif[1].data)} rows")
+
+
+def swift_example(url: str, env: dict[str, str]) -> None:
+    """Import the real Swift XRT index and answer a worked example of the reference."""
+    print("   " + run("import-cif", str(SWIFT_CIF), env=env).strip())
+    show_search(
+        url,
+        "XRT MATRIX 2014-03-01 12:00 (reference 4.10 #5)",
+        mission="SWIFT",
+        instrument="XRT",
+        codename="MATRIX",
+        date="2014-03-01",
+        time="12:00:00",
+        expr="datamode.eq.PHOTON.and.grade.eq.G0:12.and.xrtvsub.eq.6",
+    )
+
+
+def main() -> None:
+    """Run the demonstration (see the module docstring)."""
+    shutil.rmtree(OUTPUT, ignore_errors=True)
+    OUTPUT.mkdir()
+    env = {**os.environ, "CALDB_INSTANCE_PATH": str(OUTPUT / "instance")}
+    print("1. caldb-server init (embedded default: SQLite + local tree)")
+    print("   " + run("init", env=env).replace("\n", "\n   ").rstrip())
+    url = f"http://127.0.0.1:{free_port()}"
+    log = (OUTPUT / "server.log").open("w")
+    server = subprocess.Popen(
+        [*SERVER, "serve", "--port", url.rsplit(":", 1)[1]], env=env, stdout=log, stderr=log
+    )
+    try:
+        wait_until_up(url)
+        token = run("create-token", "--role", "uploader", "--sub", "demo", "--days", "1", env=env)
+        print(f"2. server at {url}; uploader token issued by caldb-server create-token")
+        print("3. uploading two epochs of MXT GAIN")
+        between = upload_gain_epochs(url, {"Authorization": f"Bearer {token.strip()}"})
+        print("4. searches (quzcif semantics)")
+        searches(url, between)
+        print("5. the HEASARC tree")
+        heasarc_tree(url)
+        if SWIFT_CIF.is_file():
+            print("6. importing the real Swift XRT index (HEASARC, CALDBVER 20160609)")
+            swift_example(url, env)
+        print(f"\nDone. Instance, tree and server log: {OUTPUT}")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Settings from the environment, and the registry file with its schema."""
+
+import pytest
+
+from caldb_server.config import ConfigError, load_settings
+from caldb_server.registry import RegistryError, load_registry, parse_registry
+
+GOOD = {
+    "missions": [
+        {
+            "name": "SVOM",
+            "aliases": {"ECLAIRS": ["ECL"]},
+            "instruments": [
+                {"name": "MXT", "dir": "data/svom/mxt"},
+                {"name": "ECL", "dir": "data/svom/ecl"},
+            ],
+        }
+    ]
+}
+
+
+def test_defaults_are_an_embedded_instance(tmp_path):
+    settings = load_settings(environ={"CALDB_INSTANCE_PATH": str(tmp_path)})
+    assert settings.database_url == f"sqlite:///{tmp_path / 'caldb.sqlite'}"
+    assert settings.root == tmp_path / "caldb"
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+    again = load_settings(environ={"CALDB_INSTANCE_PATH": str(tmp_path)})
+    assert again.secret_key == settings.secret_key  # generated once, then kept
+
+
+def test_environment_wins_and_overrides_win_over_it(tmp_path):
+    environ = {
+        "CALDB_INSTANCE_PATH": str(tmp_path),
+        "CALDB_MAX_UPLOAD_MB": "7",
+        "CALDB_SECRET_KEY": "k" * 40,
+    }
+    assert load_settings(environ=environ).max_upload_mb == 7
+    assert load_settings({"MAX_UPLOAD_MB": 3}, environ=environ).max_upload_mb == 3
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"CALDB_MAX_UPLOAD_MB": "lots"},
+        {"CALDB_MAX_UPLOAD_MB": "0"},
+        {"CALDB_SECRET_KEY": "short"},
+        {"CALDB_TOKEN_DAYS": "-1"},
+    ],
+)
+def test_bad_settings_are_refused(tmp_path, environ):
+    with pytest.raises(ConfigError):
+        load_settings(environ={"CALDB_INSTANCE_PATH": str(tmp_path)} | environ)
+
+
+def test_registry_expands_aliases_and_resolves_single_targets():
+    registry = parse_registry(GOOD)
+    assert registry.expand("SVOM", "ECLAIRS") == ("ECL",)
+    assert registry.expand("SVOM", "MXT") == ("MXT",)
+    assert registry.expand("SVOM", "VT") is None
+    assert registry.expand("NOPE", "MXT") is None
+    assert registry.resolve("SVOM", "ECLAIRS") == "ECL"
+    assert registry.resolve("SVOM", "OTHER") == "OTHER"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["missions"][0].update(name="svom"), "name"),
+        (lambda d: d["missions"][0]["instruments"][0].update(dir="/etc/passwd"), "dir"),
+        (lambda d: d["missions"][0]["instruments"][0].update(dir="data/../x"), "dir"),
+        (
+            lambda d: d["missions"][0]["instruments"].append({"name": "MXT", "dir": "data/svom/x"}),
+            "twice",
+        ),
+        (lambda d: d["missions"][0]["aliases"].update(ECLAIRS=["NOPE"]), "unknown instrument"),
+        (lambda d: d["missions"][0]["aliases"].update(MXT=["ECL"]), "also an instrument"),
+        (lambda d: d["missions"].append(dict(d["missions"][0])), "declared twice"),
+        (lambda d: d.update(extra=1), "extra"),
+    ],
+)
+def test_invalid_registries_are_refused_with_the_reason(change, message):
+    import copy
+
+    document = copy.deepcopy(GOOD)
+    change(document)
+    with pytest.raises(RegistryError, match=message):
+        parse_registry(document)
+
+
+def test_unreadable_registry_file(tmp_path):
+    path = tmp_path / "registry.yaml"
+    path.write_text("missions: [unclosed")
+    with pytest.raises(RegistryError, match="cannot read"):
+        load_registry(path)
+    with pytest.raises(RegistryError, match="cannot read"):
+        load_registry(tmp_path / "missing.yaml")
