@@ -18,6 +18,7 @@ Units are kept but never take part in a decision.
 
 from __future__ import annotations
 
+import math
 import re
 import struct
 from dataclasses import dataclass
@@ -40,15 +41,20 @@ __all__ = [
 
 NONE = "NONE"
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?", re.ASCII)
 _NUMERIC_START = frozenset("0123456789.-")
 # Characters that would make a bare text descriptor ambiguous in the grammar.
-_TEXT_FORBIDDEN = frozenset('(),"') | frozenset(" \t")
+_TEXT_FORBIDDEN = frozenset('(),"')
 
 
 class BoundaryError(ValueError):
     """A calibration boundary or descriptor that does not follow the grammar."""
+
+
+def _is_bare_text(text: str) -> bool:
+    """Printable ASCII without blanks, quotes, commas or parentheses (FITS header text)."""
+    return all("!" <= char <= "~" for char in text) and not _TEXT_FORBIDDEN.intersection(text)
 
 
 def _real4(value: float) -> float:
@@ -111,7 +117,13 @@ def _format_number(value: float) -> str:
 def _parse_number(token: str, original: str) -> float:
     if not _NUMBER.fullmatch(token):
         raise BoundaryError(f"{original!r}: {token!r} is not a number")
-    return _real4(float(token))
+    try:
+        value = _real4(float(token))
+    except OverflowError:
+        value = math.inf
+    if not math.isfinite(value):
+        raise BoundaryError(f"{original!r}: {token!r} is outside the single-precision range")
+    return value
 
 
 def _split_range(token: str) -> tuple[str, str] | None:
@@ -158,9 +170,10 @@ def parse_descriptor(token: str) -> Descriptor:
         if low > high:
             raise BoundaryError(f"{token!r}: empty range (lower bound above upper bound)")
         return Interval(low, high)
-    if _TEXT_FORBIDDEN.intersection(token):
+    if not _is_bare_text(token):
         raise BoundaryError(
-            f"{token!r}: text values may not contain spaces, quotes, commas or parentheses"
+            f"{token!r}: unquoted text must be printable ASCII without blanks, quotes, "
+            "commas or parentheses"
         )
     return Text(token)
 
@@ -231,7 +244,7 @@ def format_boundary(boundary: Boundary | None) -> str:
         needs_quotes = isinstance(descriptor, Text) and (
             not descriptor.value
             or descriptor.value[0] in _NUMERIC_START
-            or _TEXT_FORBIDDEN.intersection(descriptor.value)
+            or not _is_bare_text(descriptor.value)
         )
         rendered.append(f'"{descriptor.value}"' if needs_quotes else str(descriptor))
     return f"{boundary.name}({','.join(rendered)}){boundary.units}"

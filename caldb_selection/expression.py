@@ -46,9 +46,11 @@ __all__ = [
     "parse_expression",
 ]
 
-_TERM = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\.(EQ|LT|LE|GT|GE)\.(.+)", re.IGNORECASE | re.DOTALL)
-_OR = re.compile(r"\.OR\.", re.IGNORECASE)
-_AND = re.compile(r"\.AND\.", re.IGNORECASE)
+_TERM = re.compile(
+    r"([A-Za-z_][A-Za-z0-9_]*)\.(EQ|LT|LE|GT|GE)\.(.+)", re.IGNORECASE | re.DOTALL | re.ASCII
+)
+_OR = re.compile(r"\.OR\.", re.IGNORECASE | re.ASCII)
+_AND = re.compile(r"\.AND\.", re.IGNORECASE | re.ASCII)
 
 # For ordering operators: does the range [low, high] admit a value x with x OP v?
 _ORDERING: dict[str, Callable[[float, float, float], bool]] = {

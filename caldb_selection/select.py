@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Generic, Protocol, TypeVar
 
-from caldb_selection.boundaries import parse_boundary
+from caldb_selection.boundaries import BoundaryError, parse_boundary
 from caldb_selection.expression import ANY, Expression
 from caldb_selection.timespec import mjd_to_datetime
 
@@ -140,6 +140,15 @@ def _static_mismatch(row: Candidate, query: Query) -> Reason | None:
     return None
 
 
+def _boundary_name(cbd: str) -> str | None:
+    """The parameter of a boundary; None for NONE or (as in selection) an unparsable one."""
+    try:
+        boundary = parse_boundary(cbd)
+    except BoundaryError:
+        return None
+    return None if boundary is None else boundary.name
+
+
 def _when(mjd: float) -> str:
     return f"{mjd_to_datetime(mjd):%Y-%m-%dT%H:%M:%S} (REF_TIME {mjd!r})"
 
@@ -154,7 +163,7 @@ def _describe(reason: Reason, row: Candidate, query: Query, epoch: float | None)
     if reason is Reason.BOUNDARY:
         term = query.expression.first_failure(row.cal_cbd)
         assert term is not None
-        limits = [cbd for cbd in row.cal_cbd if (b := parse_boundary(cbd)) and b.name == term.name]
+        limits = [cbd for cbd in row.cal_cbd if _boundary_name(cbd) == term.name]
         return f"boundary {', '.join(limits)} does not admit {term}"
     if reason is Reason.LATER_VALIDITY:
         return f"valid from {_when(row.ref_time)}, after the requested time"

@@ -20,9 +20,9 @@ __all__ = [
 ]
 
 _MJD_EPOCH = date(1858, 11, 17)
-_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-_LEGACY_DATE = re.compile(r"(\d{2})/(\d{2})/(\d{2})")
-_TIME = re.compile(r"(\d{2}):(\d{2}):(\d{2}(?:\.\d+)?)")
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
+_LEGACY_DATE = re.compile(r"(\d{2})/(\d{2})/(\d{2})", re.ASCII)
+_TIME = re.compile(r"(\d{2}):(\d{2}):(\d{2}(?:\.\d+)?)", re.ASCII)
 _SECONDS_PER_DAY = 86400.0
 
 
@@ -95,13 +95,18 @@ def _parse_instant(text: str) -> datetime | None:
     """An ISO 8601 date-time (naive means UTC); None when ``text`` is not one."""
     if "T" not in text.upper():
         return None
+    if not text.isascii():  # fromisoformat would read non-ASCII digits
+        raise TimeSpecError(f"{text!r} is not an ISO 8601 date-time")
     try:
         instant = datetime.fromisoformat(text)
     except ValueError:
         raise TimeSpecError(f"{text!r} is not an ISO 8601 date-time") from None
     if instant.tzinfo is None:
         return instant.replace(tzinfo=UTC)
-    return instant.astimezone(UTC)
+    try:
+        return instant.astimezone(UTC)
+    except OverflowError:
+        raise TimeSpecError(f"{text!r} is outside the supported range of dates") from None
 
 
 def requested_mjd(date_text: str | None, time_text: str | None, now: datetime) -> float | None:

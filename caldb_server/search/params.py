@@ -48,6 +48,8 @@ _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "
 
 def parse_as_of(text: str) -> datetime:
     """An ``as_of`` instant: ISO 8601 date or date-time, naive meaning UTC."""
+    if not text.isascii():  # fromisoformat would read non-ASCII digits
+        raise ValueError(f"{text!r} is not an ISO 8601 date-time")
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:

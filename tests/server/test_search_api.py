@@ -166,10 +166,10 @@ def test_results_carry_every_field_and_a_working_url(client, uploader):
     assert result["cal_cbd"] == ["NONE"] * 9
     assert result["cal_dir"] == "data/svom/mxt/bcf/gain"
     assert result["size"] == len(content)
-    download = client.get(result["url"])
-    assert download.status_code == 200
-    assert download.data == content
-    assert download.headers["ETag"].strip('"') == result["sha256"]
+    with client.get(result["url"]) as download:  # closes the file send_file opened
+        assert download.status_code == 200
+        assert download.data == content
+        assert download.headers["ETag"].strip('"') == result["sha256"]
 
 
 def test_as_of_replays_uploads_and_quality_changes(client, uploader):
