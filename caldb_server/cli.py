@@ -23,7 +23,7 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
-from caldb_server import create_app, migrate
+from caldb_server import create_app, devserver, migrate
 from caldb_server.auth.tokens import ROLES, issue_token
 from caldb_server.catalogue.models import CatalogueIndex
 from caldb_server.db import utcnow
@@ -120,7 +120,7 @@ def init() -> None:
 def serve(host: str, port: int) -> None:
     """Run the development server (production: gunicorn 'caldb_server:create_app()')."""
     with _services() as (app, _):
-        app.run(host=host, port=port, threaded=True, use_reloader=False)
+        devserver.serve(app, host, port)
 
 
 @main.command()
@@ -130,14 +130,17 @@ def serve(host: str, port: int) -> None:
 @click.option("--supersede", is_flag=True, help="Replace duplicated good datasets (CAL_QUAL := 5).")
 @actor_option
 def ingest(files: tuple[Path, ...], supersede: bool, actor: str) -> None:
-    """Index calibration FITS files into the CalDB (each file on its own)."""
-    failures = 0
+    """Index calibration FITS files into the CalDB (each file on its own).
+
+    A refused file does not stop the others; the exit code is that of the first refusal.
+    """
+    exit_code = 0
     with _services() as (_app, services):
         for path in files:
             try:
                 outcome = _ingest_one(services, path, supersede=supersede, actor=actor)
             except CaldbError as error:
-                failures += 1
+                exit_code = exit_code or _exit_code(error)  # the first refusal's code
                 click.echo(f"{path.name}: refused", err=True)
                 _report_error(error)
                 continue
@@ -146,8 +149,7 @@ def ingest(files: tuple[Path, ...], supersede: bool, actor: str) -> None:
             click.echo(f"{path.name}: {state}, {len(outcome.datasets)} dataset(s): {names}")
             for note in outcome.notes:
                 click.echo(f"  note: {note}")
-    if failures:
-        sys.exit(EXIT_CODES[ValidationFailed])
+    sys.exit(exit_code)
 
 
 def _ingest_one(services: Caldb, path: Path, *, supersede: bool, actor: str) -> IngestOutcome:
@@ -227,14 +229,23 @@ def release(indexes: tuple[str, ...], caldbver: str | None, actor: str) -> None:
     caldbver = caldbver or now.strftime("%Y%m%d")
     if len(caldbver) != 8 or not caldbver.isdigit():
         raise click.BadParameter("must be YYYYMMDD", param_hint="--version")
+    released = []
     with _services() as (_app, services), services.database.unit_of_work() as session:
-        chosen = indexes or session.scalars(select(CatalogueIndex.index_dir)).all()
+        chosen = (
+            indexes
+            or session.scalars(
+                select(CatalogueIndex.index_dir).order_by(CatalogueIndex.index_dir)
+            ).all()
+        )
         for index_dir in chosen:
             frozen = release_index(
                 session, services.storage, index_dir, caldbver=caldbver, actor=actor, now=now
             )
             path = f"{index_dir}/index/caldb.indx{caldbver}"
-            click.echo(f"{path}: {frozen.row_count} rows, sha256 {frozen.sha256}")
+            released.append(f"{path}: {frozen.row_count} rows, sha256 {frozen.sha256}")
+    # Only once committed: a later index's failure rolls back every release of the command.
+    for line in released:
+        click.echo(line)
 
 
 @main.command("create-token")

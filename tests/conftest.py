@@ -25,6 +25,7 @@ from werkzeug.serving import make_server
 from caldb_server import create_app
 from caldb_server.auth.tokens import issue_token
 from caldb_server.db import Base, make_engine, utcnow
+from caldb_server.devserver import closing_responses
 from caldb_server.migrate import upgrade
 from caldb_server.web import extension
 from tests.helpers import heasarc_registry_document, write_registry
@@ -174,7 +175,7 @@ def uploader(make_token: Callable[..., str]) -> dict[str, str]:
 @pytest.fixture
 def live_server(app: Flask) -> Iterator[str]:
     """The app served over real HTTP (threaded) on a free local port; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, closing_responses(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"

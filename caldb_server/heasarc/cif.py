@@ -7,20 +7,19 @@ A CIF is an empty PRIMARY HDU followed by one binary table, ``EXTNAME = 'CIF'``,
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from operator import attrgetter
-from pathlib import Path
 from typing import BinaryIO, NoReturn
 
 import numpy as np
 from astropy.io import fits
+
+from caldb_server.heasarc.fitsio import own_stream, write_hdulist
 
 __all__ = [
     "CBD_SLOTS",
@@ -166,8 +165,12 @@ def write_cif(rows: Iterable[CifRow], destination: _Destination, *, caldbver: st
         + record.tobytes()
     )
     raw += bytes(-len(raw) % _BLOCK)
-    with fits.open(io.BytesIO(raw)) as hdulist:
-        _write_hdulist(hdulist, destination)
+    with fits.open(io.BytesIO(raw)) as hdulist:  # astropy leaves bytes it did not build alone
+        write_hdulist(
+            hdulist,
+            destination,
+            checksum_time=f"{caldbver[:4]}-{caldbver[4:6]}-{caldbver[6:]}T00:00:00",
+        )
 
 
 def _table_header(row_count: int, caldbver: str) -> fits.Header:
@@ -202,7 +205,7 @@ def read_cif(source: _Destination) -> CifIndex:
         If ``source`` is not FITS, has no CIF table, or lacks a CIF column.
     """
     try:
-        hdulist = fits.open(_own_stream(source), character_as_bytes=True)
+        hdulist = fits.open(own_stream(source), character_as_bytes=True)
     except (FileNotFoundError, PermissionError, IsADirectoryError):
         raise
     except OSError as exc:  # astropy's "Empty or corrupt FITS file" and friends
@@ -281,40 +284,6 @@ def _reject(column: str, values: list, index: int, slots: int, problem: str) -> 
     raise ValueError(f"{column}: value {values[index]!r} ({where}) {problem}")
 
 
-def _write_hdulist(hdulist: fits.HDUList, destination: _Destination) -> None:
-    """Write with CHECKSUM/DATASUM; a path is replaced atomically, never left half-written."""
-    if not isinstance(destination, str | os.PathLike):
-        hdulist.writeto(destination, checksum=True)
-        return
-    path = Path(destination)
-    # Keep the permissions of the file being replaced; mkstemp's 0600 would hide a new
-    # index from the web server that publishes the CALDB tree.
-    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    temporary_path = Path(temporary)
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            hdulist.writeto(stream, checksum=True)
-            stream.flush()
-            os.fsync(stream.fileno())
-        temporary_path.chmod(mode)
-        temporary_path.replace(path)
-    except BaseException:
-        temporary_path.unlink(missing_ok=True)
-        raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename durable (not possible on every platform, hence best effort)."""
-    with contextlib.suppress(OSError):
-        descriptor = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-
-
 def _cif_table(hdulist: fits.HDUList, source: object) -> fits.BinTableHDU:
     """Find the CIF table: EXTNAME 'CIF', else the first extension, as HEASoft does."""
     try:
@@ -365,11 +334,6 @@ def _decode(raw: np.ndarray, name: str) -> np.ndarray:
         return raw.astype(f"U{raw.dtype.itemsize}")  # numpy decodes strictly as ASCII
     except UnicodeDecodeError as exc:
         raise CifFormatError(f"column {name} holds non-ASCII bytes: {exc}") from exc
-
-
-def _own_stream(source: _Destination) -> str | os.PathLike[str] | BinaryIO:
-    """Return a path as is, or a copy of a stream (astropy closes the file it read)."""
-    return source if isinstance(source, str | os.PathLike) else io.BytesIO(source.read())
 
 
 def _header_text(header: fits.Header, keyword: str) -> str | None:

@@ -15,7 +15,7 @@ import numpy as np
 from astropy.io import fits
 
 # Package-internal helpers shared with the CIF code (atomic writes, caller's streams).
-from caldb_server.heasarc.cif import _own_stream, _write_hdulist
+from caldb_server.heasarc.fitsio import own_stream, write_hdulist
 
 __all__ = [
     "format_caldb_config",
@@ -145,7 +145,7 @@ def write_alias_config(
         seen.add(mission.upper())
         if table:
             hdus.append(_alias_table(mission, table))
-    _write_hdulist(fits.HDUList(hdus), destination)
+    write_hdulist(fits.HDUList(hdus), destination)
 
 
 def read_alias_config(source: _Source) -> dict[str, dict[str, tuple[str, ...]]]:
@@ -158,7 +158,7 @@ def read_alias_config(source: _Source) -> dict[str, dict[str, tuple[str, ...]]]:
     """
     aliases: dict[str, dict[str, tuple[str, ...]]] = {}
     # The HEASARC fixture opens without any astropy warning, so none is silenced here.
-    with fits.open(_own_stream(source)) as hdulist:
+    with fits.open(own_stream(source)) as hdulist:
         for hdu in hdulist[1:]:
             if isinstance(hdu, fits.BinTableHDU):
                 mission, table = _read_alias_table(hdu)

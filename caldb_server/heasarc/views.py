@@ -92,7 +92,9 @@ def caldb_tree_view(path: str) -> Response:
         response = _current_index(directory)
     elif match := _RELEASE.fullmatch(path):
         response = _release(match["index"], match["version"])
-    elif directory:
+    # A calibration file may be named like an index (a CAL_FILE 'caldb.indx' in
+    # data/<m>/<i>/bcf/<codename>): what is not an index or a release is looked up as one.
+    if response is None and directory:
         response = _calibration_file(directory, name)
     if response is None:
         raise _not_found(path)

@@ -321,3 +321,13 @@ def test_printable_rows_round_trip(rows: list[CifRow]) -> None:
     write_cif(rows, buffer, caldbver="20240630")
     buffer.seek(0)
     assert read_cif(buffer).rows == rows
+
+
+def test_same_rows_give_the_same_bytes(tmp_path: Path) -> None:
+    """Two generations of one catalogue state are identical: no wall clock in the file."""
+    first, second = tmp_path / "a.indx", tmp_path / "b.indx"
+    write_cif([ROW], first, caldbver="20260101")
+    write_cif([ROW], second, caldbver="20260101")
+    assert first.read_bytes() == second.read_bytes()
+    with fits.open(first, checksum=True) as hdus:
+        assert hdus[1].header.comments["CHECKSUM"] == "HDU checksum updated 2026-01-01T00:00:00"

@@ -8,7 +8,7 @@ import pytest
 from caldb_server.auth.tokens import Principal, TokenError, issue_token, verify_token
 from caldb_server.db import utcnow
 from tests.conftest import SECRET
-from tests.helpers import MXT_GAIN, assert_problem, calfile_bytes, upload, tree_files
+from tests.helpers import MXT_GAIN, assert_problem, calfile_bytes, tree_files, upload
 
 ISSUER = "svom-caldb"
 

@@ -1,5 +1,7 @@
 """Settings from the environment, and the registry file with its schema."""
 
+import copy
+
 import pytest
 
 from caldb_server.config import ConfigError, load_settings
@@ -79,8 +81,6 @@ def test_registry_expands_aliases_and_resolves_single_targets():
     ],
 )
 def test_invalid_registries_are_refused_with_the_reason(change, message):
-    import copy
-
     document = copy.deepcopy(GOOD)
     change(document)
     with pytest.raises(RegistryError, match=message):

@@ -283,7 +283,7 @@ def _random_catalogue(rng, count):
                 "detnam": rng.choice(detectors),
                 "filter": rng.choice(["NONE", "F1"]),
                 "cal_qual": 5 if rng.random() < 0.15 else 0,
-                "cal_cbd": [rng.choice(cbds), rng.choice(cbds[3:] + ["NONE"]), *["NONE"] * 7],
+                "cal_cbd": [rng.choice(cbds), rng.choice([*cbds[3:], "NONE"]), *["NONE"] * 7],
             }
         )
     return rows
