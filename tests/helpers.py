@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import yaml
 from astropy.io import fits
 from flask.testing import FlaskClient
@@ -149,3 +152,16 @@ def import_index(app: Any, cif: Path, files_root: Path | None = None) -> Any:
         return import_cif(
             session, services.storage, cif, files_root=files_root, actor="test", now=utcnow()
         )
+
+
+def assert_fitsverify_clean(path: Path) -> None:
+    """HEASARC's fitsverify finds no error and no warning (skip when it is not installed)."""
+    executable = shutil.which("fitsverify")
+    if executable is None:
+        pytest.skip("fitsverify is not installed (Debian package fitsverify; make system-deps)")
+    result = subprocess.run(
+        [executable, "-q", str(path)], capture_output=True, text=True, check=False, timeout=120
+    )
+    # -q prints "verification OK" only with 0 errors and 0 warnings; the exit code counts both.
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("verification OK"), result.stdout

@@ -1,8 +1,6 @@
 import dataclasses
 import gzip
 import io
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from caldb_server.heasarc import CIF_COLUMNS, CifFormatError, CifRow, read_cif, write_cif
+from tests.helpers import assert_fitsverify_clean
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
 SWIFT_CIF = SHARED / "fixtures" / "heasarc" / "cif" / "swift_xrt_caldb.indx20160609"
@@ -45,18 +44,6 @@ def swift_cif() -> Path:
     if not SWIFT_CIF.is_file():
         pytest.skip(f"HEASARC fixture CIF not found at {SWIFT_CIF}")
     return SWIFT_CIF
-
-
-def assert_fitsverify_clean(path: Path) -> None:
-    executable = shutil.which("fitsverify")
-    if executable is None:
-        pytest.skip("fitsverify (HEASARC) is not installed")
-    result = subprocess.run(
-        [executable, "-q", str(path)], capture_output=True, text=True, check=False
-    )
-    # -q prints "verification OK" only with 0 errors and 0 warnings; the exit code counts both.
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.startswith("verification OK"), result.stdout
 
 
 def column_layout(path: Path) -> list[tuple[str, str]]:

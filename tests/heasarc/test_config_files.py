@@ -1,6 +1,4 @@
 import io
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,6 +10,7 @@ from caldb_server.heasarc import (
     read_alias_config,
     write_alias_config,
 )
+from tests.helpers import assert_fitsverify_clean
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
 CONFIG_DIR = SHARED / "fixtures" / "heasarc" / "config"
@@ -30,18 +29,6 @@ def config_dir() -> Path:
     if not CONFIG_DIR.is_dir():
         pytest.skip(f"HEASARC fixture config files not found under {CONFIG_DIR}")
     return CONFIG_DIR
-
-
-def assert_fitsverify_clean(path: Path) -> None:
-    executable = shutil.which("fitsverify")
-    if executable is None:
-        pytest.skip("fitsverify (HEASARC) is not installed")
-    result = subprocess.run(
-        [executable, "-q", str(path)], capture_output=True, text=True, check=False
-    )
-    # -q prints "verification OK" only with 0 errors and 0 warnings; the exit code counts both.
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.startswith("verification OK"), result.stdout
 
 
 # -- caldb.config -------------------------------------------------------------------------

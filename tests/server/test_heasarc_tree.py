@@ -17,7 +17,7 @@ from caldb_server.heasarc.config_files import parse_caldb_config, read_alias_con
 from caldb_server.heasarc.tree import release_index
 from caldb_server.imports.service import import_cif
 from caldb_server.web import extension
-from tests.helpers import MXT_GAIN, assert_problem, calfile_bytes, upload
+from tests.helpers import MXT_GAIN, assert_fitsverify_clean, assert_problem, calfile_bytes, upload
 
 INDEX = "/caldb/data/svom/mxt/caldb.indx"
 SWIFT_INDEX = "/caldb/data/swift/xrt/caldb.indx"
@@ -309,23 +309,7 @@ def test_caldb_config_lists_registered_and_hosted_instruments(svom_only, app, cl
     assert "SWIFT XRT CALDB data/swift/xrt caldb.indx CALDB data/swift/xrt" in lines()
 
 
-@pytest.fixture
-def fitsverify():
-    path = shutil.which("fitsverify")
-    if path is None:
-        pytest.skip("fitsverify is not installed (Debian package fitsverify)")
-    return path
-
-
-def _fitsverify(fitsverify, path):
-    result = subprocess.run(
-        [fitsverify, str(path)], capture_output=True, text=True, check=False, timeout=60
-    )
-    assert result.returncode == 0, result.stdout
-    assert " 0 error(s)" in result.stdout, result.stdout
-
-
-def test_alias_config_has_the_svom_aliases_and_passes_fitsverify(client, tmp_path, fitsverify):
+def test_alias_config_has_the_svom_aliases_and_passes_fitsverify(client, tmp_path):
     response = fetch(client, "/caldb/software/tools/alias_config.fits")
     assert response.status_code == 200
     path = tmp_path / "alias_config.fits"
@@ -335,13 +319,13 @@ def test_alias_config_has_the_svom_aliases_and_passes_fitsverify(client, tmp_pat
     with fits.open(path) as hdulist:
         assert [hdu.name for hdu in hdulist[1:]].count("SVOM") == 1
         assert hdulist["SVOM"].columns.formats == ["10A", "I", "100A10"]
-    _fitsverify(fitsverify, path)
+    assert_fitsverify_clean(path)
 
 
-def test_served_index_passes_fitsverify(client, mxt, tmp_path, fitsverify):
+def test_served_index_passes_fitsverify(client, mxt, tmp_path):
     path = tmp_path / "caldb.indx"
     path.write_bytes(fetch(client, INDEX).get_data())
-    _fitsverify(fitsverify, path)
+    assert_fitsverify_clean(path)
 
 
 def test_imported_index_is_served_and_unheld_files_are_404(app, client, heasarc_dir):
