@@ -167,6 +167,7 @@ def _ingest_one(services: Caldb, path: Path, *, supersede: bool, actor: str) -> 
             actor=actor,
             now=utcnow(),
             supersede=supersede,
+            max_bytes=services.settings.max_upload_bytes,
         )
 
 

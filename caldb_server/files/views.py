@@ -84,6 +84,7 @@ def upload_file_view() -> tuple[dict[str, Any], int]:
             actor=current_principal().subject,
             now=request_time(),
             supersede=supersede,
+            max_bytes=services.settings.max_upload_bytes,
         )
     api_root = request.url_root + "api/v1/"
     body = {

@@ -10,6 +10,7 @@ check of every HDU is reported, and a file with any failure is refused as a whol
 
 from __future__ import annotations
 
+import contextlib
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from astropy.io import fits
-from astropy.io.fits.verify import VerifyWarning
+from astropy.io.fits.verify import VerifyError, VerifyWarning
 from astropy.utils.exceptions import AstropyUserWarning
 
 from caldb_selection import (
@@ -28,6 +29,7 @@ from caldb_selection import (
     parse_time_of_day,
     ref_time,
 )
+from caldb_server.ingest.compression import CompressionError, plain_copy
 
 __all__ = ["Check", "FileReading", "HduDataset", "read_calibration_file"]
 
@@ -48,6 +50,9 @@ WIDTHS = {
     **{f"CBD{n}0001": 70 for n in range(1, CBD_SLOTS + 1)},
 }
 _HARMLESS = ("Unexpected extra padding",)
+# What astropy raises on damaged input besides OSError and ValueError: a header card it
+# cannot parse, a missing NAXISn, LZW (.Z) data without the optional uncompresspy.
+_UNREADABLE = (OSError, ValueError, TypeError, IndexError, KeyError, VerifyError, ImportError)
 # The codename becomes a directory name (lower case): keep it to safe characters.
 _CODENAME = re.compile(r"[A-Z0-9][A-Z0-9_+.-]*")
 
@@ -102,7 +107,11 @@ def _text(header: fits.Header, keyword: str, hdu: int, checks: list[Check]) -> s
     """A keyword's value as stripped text, or None (with a check) if it is not text."""
     if keyword not in header:
         return None
-    value = header[keyword]
+    try:
+        value = header[keyword]
+    except VerifyError as error:
+        checks.append(Check(f"unparsable header card: {error}", hdu, keyword))
+        return None
     if not isinstance(value, str):
         checks.append(Check(f"must be a character string, got {value!r}", hdu, keyword))
         return None
@@ -128,7 +137,7 @@ def _check_presence_and_widths(
 
 def _check_vocabulary(upper: dict[str, str | None], hdu: int) -> list[Check]:
     checks = []
-    if upper["CCLS0001"] and upper["CCLS0001"] not in CLASSES:
+    if upper["CCLS0001"] is not None and upper["CCLS0001"] not in CLASSES:  # also ''
         checks.append(Check(f"class must be one of {', '.join(CLASSES)}", hdu, "CCLS0001"))
     if upper["CCNM0001"] and not _CODENAME.fullmatch(upper["CCNM0001"]):
         checks.append(Check("codename may only use letters, digits and _ + . -", hdu, "CCNM0001"))
@@ -162,6 +171,10 @@ def _validity(
             vst = values["CVST0001"]
         except TimeSpecError as error:
             checks.append(Check(str(error), hdu, "CVST0001"))
+        else:
+            if len(vst) != len("hh:mm:ss"):  # CAL_VST is 8A: no fractions of a second
+                checks.append(Check(f"{vst!r} is not hh:mm:ss", hdu, "CVST0001"))
+                vst = None
     return (vsd, vst) if vsd and vst else None
 
 
@@ -195,20 +208,28 @@ def _read_hdu(
     ), []
 
 
-def _read_headers(path: Path, reading: FileReading) -> list[fits.Header]:
+def _read_headers(path: Path, reading: FileReading, max_bytes: int | None) -> list[fits.Header]:
     """All HDU headers, turning astropy's damage reports into checks."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with contextlib.ExitStack() as stack:
         try:
-            with fits.open(path, memmap=False, lazy_load_hdus=False) as hdus:
-                headers = [hdu.header.copy() for hdu in hdus]
-        except (OSError, ValueError, TypeError, IndexError) as error:
-            reading.checks.append(Check(f"not a readable FITS file: {error}", field="file"))
+            plain = plain_copy(path, stack, max_bytes=max_bytes)
+        except CompressionError as error:
+            reading.checks.append(Check(str(error), field="file"))
             return []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                with fits.open(plain, memmap=False, lazy_load_hdus=False) as hdus:
+                    headers = [hdu.header.copy() for hdu in hdus]
+            except _UNREADABLE as error:
+                reading.checks.append(Check(f"not a readable FITS file: {error}", field="file"))
+                return []
+    seen = set()
     for warning in caught:
         message = str(warning.message).splitlines()[0]
-        if issubclass(warning.category, ResourceWarning | DeprecationWarning):
-            continue
+        if message in seen or issubclass(warning.category, ResourceWarning | DeprecationWarning):
+            continue  # astropy repeats its truncation warning once per HDU
+        seen.add(message)
         if issubclass(
             warning.category, VerifyWarning | AstropyUserWarning
         ) and not message.startswith(_HARMLESS):
@@ -218,22 +239,29 @@ def _read_headers(path: Path, reading: FileReading) -> list[fits.Header]:
     return headers
 
 
-def read_calibration_file(path: Path) -> FileReading:
-    """Read every indexable HDU of a FITS file (gzip-compressed files are accepted).
+def read_calibration_file(path: Path, *, max_bytes: int | None = None) -> FileReading:
+    """Read every indexable HDU of a FITS file (gzip, bzip2, xz or zip compressed too).
 
     Parameters
     ----------
     path : Path
         The received file.
+    max_bytes : int, optional
+        Largest decompressed size accepted for a compressed file.
 
     Returns
     -------
     FileReading
         One :class:`HduDataset` per HDU with ``CCLS0001``, every failed check, and notes
         (harmless astropy remarks such as extra padding at the end).
+
+    Raises
+    ------
+    DecompressedTooLarge
+        If a compressed file expands beyond ``max_bytes``.
     """
     reading = FileReading()
-    headers = _read_headers(path, reading)
+    headers = _read_headers(path, reading, max_bytes)
     if reading.checks:
         return reading
     for index, header in enumerate(headers):

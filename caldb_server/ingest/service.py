@@ -19,7 +19,8 @@ from caldb_server.catalogue.duplicates import find_duplicates, same_slot
 from caldb_server.catalogue.indexes import lock_index
 from caldb_server.catalogue.models import CalibrationFile, Dataset
 from caldb_server.catalogue.quality import GOOD, SUPERSEDED, change_quality
-from caldb_server.errors import Conflict, ValidationFailed
+from caldb_server.errors import Conflict, PayloadTooLarge, ValidationFailed
+from caldb_server.ingest.compression import DecompressedTooLarge
 from caldb_server.ingest.headers import Check, HduDataset, read_calibration_file
 from caldb_server.registry import Registry
 
@@ -68,7 +69,19 @@ def _expand(datasets: list[HduDataset], registry: Registry) -> tuple[list[HduDat
                 )
             )
             continue
-        rows.extend(dataclasses.replace(dataset, instrume=target) for target in targets)
+        for target in targets:
+            known = registry.instrument(dataset.telescop, target).codenames
+            if known and dataset.cal_cnam not in known:
+                checks.append(
+                    Check(
+                        f"unknown codename {dataset.cal_cnam} of {target}; registered: "
+                        f"{', '.join(sorted(known))}",
+                        dataset.hdu,
+                        "CCNM0001",
+                    )
+                )
+            else:
+                rows.append(dataclasses.replace(dataset, instrume=target))
     return rows, checks
 
 
@@ -101,11 +114,14 @@ def _placement(rows: list[HduDataset], registry: Registry) -> tuple[str, str, li
 
 
 def _validate(
-    incoming: storage.IncomingFile, registry: Registry
+    incoming: storage.IncomingFile, registry: Registry, max_bytes: int | None
 ) -> tuple[list[HduDataset], str, str, list[str]]:
     """Every udcif rule; raises ValidationFailed listing all failed checks."""
     checks = _check_name(incoming.name)
-    reading = read_calibration_file(incoming.path)
+    try:
+        reading = read_calibration_file(incoming.path, max_bytes=max_bytes)
+    except DecompressedTooLarge as error:
+        raise PayloadTooLarge(str(error)) from None
     checks += reading.checks
     rows, expansion_checks = _expand(reading.datasets, registry)
     checks += expansion_checks
@@ -173,6 +189,7 @@ def ingest_file(
     actor: str,
     now: datetime,
     supersede: bool = False,
+    max_bytes: int | None = None,
 ) -> IngestOutcome:
     """Index a received calibration file and stage it for the tree.
 
@@ -192,17 +209,25 @@ def ingest_file(
         The indexing time (UTC).
     supersede : bool
         Replace duplicated good datasets (their CAL_QUAL becomes 5) instead of refusing.
+    max_bytes : int, optional
+        Largest decompressed size of a compressed upload (``CALDB_MAX_UPLOAD_MB``).
 
     Raises
     ------
     ValidationFailed
         Listing every failed check (name, FITS, keywords, registry).
+    PayloadTooLarge
+        If a compressed upload expands beyond ``max_bytes``.
     Conflict
         Same name with other bytes, or duplicates without ``supersede``.
     """
-    rows, index_dir, cal_dir, notes = _validate(incoming, registry)
-    lock_index(session, index_dir, rows[0].telescop, now)
+    rows, index_dir, cal_dir, notes = _validate(incoming, registry, max_bytes)
+    # An identical re-upload writes nothing, not even the index lock: bumping the index
+    # would give the served caldb.indx a new CALDBVER although no dataset changed.
     existing = _existing(session, index_dir, incoming)
+    if existing is None:
+        lock_index(session, index_dir, rows[0].telescop, now)
+        existing = _existing(session, index_dir, incoming)  # committed while we waited?
     if existing is not None:
         return IngestOutcome(False, existing, list(existing.datasets), notes=notes)
     duplicates = _duplicates(session, rows)

@@ -272,14 +272,24 @@ def test_calibration_files_are_served_with_identical_bytes(client, uploader):
 
 
 @pytest.mark.parametrize(
-    ("name", "codename"), [("caldb.indx", "GAIN"), ("caldb.indx20260101", "INDEX")]
+    ("name", "keywords", "index"),
+    [
+        ("caldb.indx", MXT_GAIN, INDEX),
+        # SWIFT XRT declares no codenames: an INDEX codename makes .../bcf/index/caldb.indxN,
+        # the shape of a release path.
+        (
+            "caldb.indx20260101",
+            {**MXT_GAIN, "TELESCOP": "SWIFT", "INSTRUME": "XRT", "CCNM0001": "INDEX"},
+            SWIFT_INDEX,
+        ),
+    ],
 )
-def test_calibration_file_named_like_an_index_is_served(client, uploader, name, codename):
-    content = calfile_bytes({**MXT_GAIN, "CCNM0001": codename})
+def test_calibration_file_named_like_an_index_is_served(client, uploader, name, keywords, index):
+    content = calfile_bytes(keywords)
     response = upload(client, content, name, headers=uploader)
     assert response.status_code == 201, response.get_json()
     cal_dir = response.get_json()["datasets"][0]["cal_dir"]
-    _data, rows = _served_cif(client, INDEX)
+    _data, rows = _served_cif(client, index)
     assert [(row.cal_dir, row.cal_file) for row in rows] == [(cal_dir, name)]
     # HEASoft fetches $CALDB/<CAL_DIR>/<CAL_FILE> for every row of the index.
     served = fetch(client, f"/caldb/{cal_dir}/{name}")
