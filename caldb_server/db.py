@@ -100,7 +100,9 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    # No pre-ping: it costs a round trip per request. A connection that died with the
+    # server raises OperationalError, answered 503 (clients retry), and invalidates the pool.
+    return create_engine(url, pool_size=5, max_overflow=5)
 
 
 class Database:
@@ -109,7 +111,12 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Reads on PostgreSQL run in autocommit: a search is one statement, and BEGIN/COMMIT
+        # around it would be two more round trips. SQLite keeps transactions (no network).
+        reads = self.engine
+        if self.engine.dialect.name != "sqlite":
+            reads = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._read_sessions = sessionmaker(reads, expire_on_commit=False)
         self._write_sessions = sessionmaker(
             self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
         )

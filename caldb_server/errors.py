@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from flask import Flask, Response, current_app, json, request
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 __all__ = [
@@ -159,6 +160,16 @@ def _handle_http_exception(error: HTTPException) -> Response:
     return problem_response(status, error.name, error.description or error.name, headers=headers)
 
 
+def _handle_database_unavailable(error: OperationalError) -> Response:
+    log.warning("database unavailable on %s %s: %s", request.method, request.path, error.orig)
+    return _handle_caldb_error(
+        ServiceUnavailable(
+            "the database cannot be reached at the moment; try again shortly",
+            headers={"Retry-After": "5"},
+        )
+    )
+
+
 def _handle_unexpected(error: Exception) -> Response:
     if current_app.testing:
         raise error  # let tests fail loudly on bugs instead of reading a generic 500
@@ -177,4 +188,5 @@ def register_error_handlers(app: Flask) -> None:
     """Render every error raised while handling a request as problem+json."""
     app.register_error_handler(CaldbError, _handle_caldb_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(OperationalError, _handle_database_unavailable)
     app.register_error_handler(Exception, _handle_unexpected)

@@ -7,7 +7,9 @@ past moment. Index order (HEASARC's row order) is the dataset id.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import (
     JSON,
@@ -20,12 +22,24 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    cast,
+    type_coerce,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql import ColumnElement
+from sqlalchemy.types import TypeDecorator
 
 from caldb_server.db import Base, utcnow
 
-__all__ = ["CalibrationFile", "CatalogueIndex", "Dataset", "QualityChange", "Release"]
+__all__ = [
+    "CalibrationFile",
+    "CatalogueIndex",
+    "Dataset",
+    "QualityChange",
+    "Release",
+    "boundaries_column",
+]
 
 ACTOR_LENGTH = 200
 
@@ -144,3 +158,24 @@ class Release(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     created_by: Mapped[str] = mapped_column(String(ACTOR_LENGTH))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+@lru_cache(maxsize=4096)
+def _boundary_tuple(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text))
+
+
+class _BoundaryList(TypeDecorator[tuple[str, ...]]):
+    """CAL_CBD read as JSON text and decoded through a cache (few distinct lists repeat)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> tuple[str, ...] | None:
+        """Decode (cached) into a tuple of the nine boundary strings."""
+        return None if value is None else _boundary_tuple(value)
+
+
+def boundaries_column() -> ColumnElement[tuple[str, ...]]:
+    """``datasets.cal_cbd`` for bulk reads: a tuple per row, decoded once per distinct list."""
+    return type_coerce(cast(Dataset.cal_cbd, Text), _BoundaryList()).label("cal_cbd")

@@ -20,7 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from caldb_server.catalogue.indexes import lock_index
-from caldb_server.catalogue.models import CalibrationFile, CatalogueIndex, Dataset, Release
+from caldb_server.catalogue.models import (
+    CalibrationFile,
+    CatalogueIndex,
+    Dataset,
+    Release,
+    boundaries_column,
+)
 from caldb_server.errors import Conflict, NotFound
 from caldb_server.heasarc.cif import CifRow, write_cif
 from caldb_server.heasarc.config_files import format_caldb_config, write_alias_config
@@ -55,7 +61,7 @@ _CIF_COLUMNS = (
     Dataset.cal_clas,
     Dataset.cal_dtyp,
     Dataset.cal_cnam,
-    Dataset.cal_cbd,
+    boundaries_column(),
     Dataset.cal_xno,
     Dataset.cal_vsd,
     Dataset.cal_vst,
@@ -73,12 +79,9 @@ def cif_rows(session: Session, index_dir: str) -> Iterator[CifRow]:
         .join(CalibrationFile, Dataset.file_id == CalibrationFile.id)
         .where(CalibrationFile.index_dir == index_dir)
         .order_by(Dataset.id)
-        .execution_options(yield_per=5000)
-    )
+    )  # no server-side cursor: write_cif holds every row anyway, and reads autocommit
     for values in session.execute(statement):
-        fields = values._asdict()
-        fields["cal_cbd"] = tuple(fields["cal_cbd"])
-        yield CifRow(**fields)
+        yield CifRow(*values)
 
 
 def _index(session: Session, index_dir: str) -> CatalogueIndex:

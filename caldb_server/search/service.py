@@ -14,26 +14,28 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from itertools import groupby
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Row, Select, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from caldb_selection import Query, Rejection
 from caldb_selection import select as quzcif_select
-from caldb_server.catalogue.models import CalibrationFile, Dataset
+from caldb_server.catalogue.models import CalibrationFile, Dataset, boundaries_column
 from caldb_server.catalogue.quality import GOOD, qualities_as_of
 
 __all__ = ["SearchAnswer", "SearchRequest", "search"]
 
 FIRST_PAGE = 64
 ANY_VALUE = "-"
+NONE = "NONE"
 
 # Every column a search result carries: the dataset's and its file's.
 RESULT_COLUMNS = (
-    *(column for column in Dataset.__table__.columns),
+    *(boundaries_column() if c.key == "cal_cbd" else c for c in Dataset.__table__.columns),
     CalibrationFile.cal_dir,
     CalibrationFile.cal_file,
     CalibrationFile.sha256,
@@ -62,46 +64,88 @@ class SearchAnswer:
     rejections: list[Rejection[Any]] = field(default_factory=list)
 
 
-def _candidates(request: SearchRequest) -> Select[Any]:
-    query = request.query
+@dataclass(frozen=True)
+class _Shape:
+    """Which conditions a statement has; the values are bound at execution."""
+
+    as_of: bool
+    detector: bool
+    filter: bool
+    quality: bool
+    time: bool
+
+
+@lru_cache(maxsize=128)
+def _statement(shape: _Shape) -> Select[Any]:
+    """The candidates of a request of that shape (built once, bound per request).
+
+    Besides mission, instrument and codename, SQL applies only what it can decide exactly:
+    visibility at ``as_of``, detector and filter, quality (left to Python for ``as_of``,
+    where it is the past value) and validity start not after the requested time.
+    """
     statement = (
         select(*RESULT_COLUMNS)
         .join(CalibrationFile, Dataset.file_id == CalibrationFile.id)
         .where(
-            Dataset.telescop == request.mission,
-            Dataset.instrume == query.instrument,
-            Dataset.cal_cnam == query.codename,
+            Dataset.telescop == bindparam("mission"),
+            Dataset.instrume == bindparam("instrument"),
+            Dataset.cal_cnam == bindparam("codename"),
         )
     )
-    if request.as_of is not None:
-        statement = statement.where(Dataset.indexed_at <= request.as_of)
-    return statement
-
-
-def _narrowed(statement: Select[Any], query: Query, *, by_quality: bool) -> Select[Any]:
-    """Add the conditions SQL can decide exactly: detector, filter, time, and quality.
-
-    Quality is left to Python for ``as_of`` searches, where it is the past value.
-    """
-    if query.detector != ANY_VALUE:
-        statement = statement.where(Dataset.detnam.in_((query.detector, "NONE")))
-    if query.filter != ANY_VALUE:
-        statement = statement.where(Dataset.filter.in_((query.filter, "NONE")))
-    if by_quality:
+    if shape.as_of:
+        statement = statement.where(Dataset.indexed_at <= bindparam("as_of"))
+    if shape.detector:
+        statement = statement.where(
+            or_(Dataset.detnam == bindparam("detector"), Dataset.detnam == NONE)
+        )
+    if shape.filter:
+        statement = statement.where(
+            or_(Dataset.filter == bindparam("filter"), Dataset.filter == NONE)
+        )
+    if shape.quality:
         statement = statement.where(Dataset.cal_qual == GOOD)
-    if query.time_mjd is not None:
-        statement = statement.where(Dataset.ref_time <= query.time_mjd)
+    if shape.time:
+        statement = statement.where(Dataset.ref_time <= bindparam("time"))
     return statement
 
 
-def _latest_epoch(session: Session, statement: Select[Any], query: Query) -> list[Row[Any]]:
+@lru_cache(maxsize=256)
+def _page(shape: _Shape, *, after_cursor: bool) -> Select[Any]:
+    """A page of candidates, newest epoch first (from a cut epoch on, with a cursor)."""
+    page = _statement(shape).order_by(Dataset.ref_time.desc(), Dataset.id).limit(bindparam("size"))
+    return page.where(Dataset.ref_time <= bindparam("cursor")) if after_cursor else page
+
+
+def _bound(request: SearchRequest, *, narrowed: bool) -> tuple[_Shape, dict[str, Any]]:
+    """The statement shape of a request and its parameter values."""
+    query = request.query
+    shape = _Shape(
+        as_of=request.as_of is not None,
+        detector=narrowed and query.detector != ANY_VALUE,
+        filter=narrowed and query.filter != ANY_VALUE,
+        quality=narrowed and request.as_of is None,
+        time=narrowed and query.time_mjd is not None,
+    )
+    values = {
+        "mission": request.mission,
+        "instrument": query.instrument,
+        "codename": query.codename,
+        "as_of": request.as_of,
+        "detector": query.detector,
+        "filter": query.filter,
+        "time": query.time_mjd,
+    }
+    return shape, values
+
+
+def _latest_epoch(
+    session: Session, shape: _Shape, values: dict[str, Any], query: Query
+) -> list[Row[Any]]:
     """Selected rows of the latest epoch that has any, reading epochs newest first."""
     page_size, cursor = FIRST_PAGE, None
     while True:
-        page = statement.order_by(Dataset.ref_time.desc(), Dataset.id).limit(page_size)
-        if cursor is not None:
-            page = page.where(Dataset.ref_time <= cursor)
-        rows = session.execute(page).all()
+        page = _page(shape, after_cursor=cursor is not None)
+        rows = session.execute(page, {**values, "size": page_size, "cursor": cursor}).all()
         complete = len(rows) < page_size
         groups = [list(group) for _, group in groupby(rows, key=lambda row: row.ref_time)]
         if not complete:
@@ -147,14 +191,14 @@ def search(session: Session, request: SearchRequest) -> SearchAnswer:
         with ``explain`` the rejected candidates and why.
     """
     query = request.query
-    statement = _candidates(request)
-    if not request.explain:  # explain must see every candidate to say why it lost
-        statement = _narrowed(statement, query, by_quality=request.as_of is None)
-        if request.as_of is None and query.time_mjd is not None:
-            selected = _latest_epoch(session, statement, query)
-            epoch = selected[0].ref_time if selected else None
-            return SearchAnswer(len(selected), _mappings(selected[: request.maxret]), epoch)
-    rows: Sequence[Any] = session.execute(statement.order_by(Dataset.id)).all()
+    # explain must see every candidate to say why it lost: no narrowing in SQL then.
+    shape, values = _bound(request, narrowed=not request.explain)
+    if shape.quality and shape.time:
+        selected = _latest_epoch(session, shape, values, query)
+        epoch = selected[0].ref_time if selected else None
+        return SearchAnswer(len(selected), _mappings(selected[: request.maxret]), epoch)
+    statement = _statement(shape).order_by(Dataset.id)
+    rows: Sequence[Any] = session.execute(statement, values).all()
     if request.as_of is not None:
         rows = _with_past_qualities(session, rows, request.as_of)
     selection = quzcif_select(rows, query, explain=request.explain)

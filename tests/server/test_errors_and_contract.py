@@ -91,11 +91,16 @@ def test_unexpected_errors_give_a_generic_500_with_an_id_and_no_traceback(
         extension(app).database.dispose()
 
 
-def test_health_reports_an_unreachable_database(app_config, tmp_path):
+def test_an_unreachable_database_is_503_with_retry_after(app_config, tmp_path):
     app = create_app(app_config | {"DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"})
     try:
-        response = app.test_client().get("/api/v1/health")
+        client = app.test_client()
+        response = client.get("/api/v1/health")
         assert response.status_code == 503
         assert response.get_json()["database"] == "unreachable"
+        search = client.get("/api/v1/search?instrument=MXT&codename=GAIN")
+        body = assert_problem(search, 503)
+        assert search.headers["Retry-After"] == "5"
+        assert "nobody" not in body["detail"]
     finally:
         extension(app).database.dispose()
