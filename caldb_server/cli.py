@@ -165,7 +165,6 @@ def _ingest_one(services: Caldb, path: Path, *, supersede: bool, actor: str) -> 
             services.registry,
             incoming,
             actor=actor,
-            now=utcnow(),
             supersede=supersede,
             max_bytes=services.settings.max_upload_bytes,
         )
@@ -184,9 +183,7 @@ def import_cif_command(cif: Path, files_root: Path | None, actor: str) -> None:
     """Import an existing HEASARC index (any mission); files are optional."""
     with _services() as (_app, services), services.database.unit_of_work() as session:
         try:
-            report = import_cif(
-                session, services.storage, cif, files_root=files_root, actor=actor, now=utcnow()
-            )
+            report = import_cif(session, services.storage, cif, files_root=files_root, actor=actor)
         except CifFormatError as error:
             raise ValidationFailed(str(error)) from None
     click.echo(

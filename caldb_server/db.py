@@ -144,22 +144,29 @@ class Database:
 
 
 def commit(session: Session) -> None:
-    """Commit a unit of work: flush, publish staged files, commit; undo all on failure.
+    """Commit a unit of work: flush, publish staged files, commit.
 
-    Files are renamed into the tree only once the flush has passed every constraint (so
-    the commit can succeed), and are removed again if the commit fails after all.
+    Files are renamed into the tree only once the flush has passed every constraint, so
+    the commit can succeed. If publishing fails, nothing is committed: the published files
+    are withdrawn and the others discarded. If COMMIT itself fails, its outcome is unknown
+    (the connection may have died after the server committed), so published files stay: a
+    file without its row is invisible, and ``caldb-server fsck`` reports it.
     """
-    published: list[storage.StagedFile] = []
+    session.flush()
+    staged = storage.take_staged(session)
     try:
-        session.flush()
-        for staged in storage.take_staged(session):
-            staged.publish()
-            published.append(staged)
+        for file in staged:
+            file.publish()
+    except BaseException:
+        for file in reversed(staged):
+            file.withdraw()
+            file.discard()
+        session.rollback()
+        raise
+    try:
         session.commit()
     except BaseException:
-        for staged in reversed(published):
-            staged.withdraw()
-        rollback(session)
+        session.rollback()
         raise
 
 

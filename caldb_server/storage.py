@@ -110,7 +110,7 @@ class StagedFile:
         self.published = True
 
     def withdraw(self) -> None:
-        """Remove a published file again (its commit failed)."""
+        """Remove a published file again (publishing its unit of work failed)."""
         if self.published:
             self.destination.unlink(missing_ok=True)
             self.published = False

@@ -53,6 +53,11 @@ def request_time() -> datetime:
 
 
 def _finish(response: Response) -> Response:
+    """Commit a successful request's unit of work, roll back any other.
+
+    A failure while committing is answered like any error raised by a view (problem+json:
+    503 for a lost database, 409 for a constraint), not as Flask's bare 500.
+    """
     session = g.pop("db_session", None)
     if session is None:
         return response
@@ -61,6 +66,9 @@ def _finish(response: Response) -> Response:
             db.commit(session)
         else:
             db.rollback(session)
+    except Exception as error:  # rendered by the registered handlers, as a view error
+        db.rollback(session)
+        return current_app.make_response(current_app.handle_user_exception(error))
     finally:
         session.close()
     return response

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from caldb_server.catalogue.models import CatalogueIndex
+from caldb_server.db import utcnow
 from caldb_server.errors import Conflict
 
-__all__ = ["index_dir_of", "lock_index"]
+__all__ = ["index_dir_of", "lock_index", "record_change"]
 
 _PRODUCT_DIRS = frozenset({"bcf", "cpf", "upload"})
 
@@ -29,12 +30,14 @@ def index_dir_of(cal_dir: str) -> str:
     return "/".join(parts[:3])
 
 
-def lock_index(session: Session, index_dir: str, telescop: str, now: datetime) -> CatalogueIndex:
-    """Take the write lock of an index (creating it), bumping its serial.
+def lock_index(session: Session, index_dir: str, telescop: str) -> CatalogueIndex:
+    """Take the write lock of an index (creating the index), held until the commit.
 
-    Every unit of work that changes datasets of an index calls this first, so writers of
-    one index queue behind each other and see each other's committed rows. An index
-    belongs to one mission, as a HEASARC CIF does.
+    Every unit of work that may change datasets of an index calls this before reading
+    what it will decide on, so writers of one index queue behind each other and see each
+    other's committed rows: a row lock on PostgreSQL (``SELECT ... FOR UPDATE``); on SQLite
+    write sessions already hold the database lock (``BEGIN IMMEDIATE``). An index belongs to
+    one mission, as a HEASARC CIF does.
 
     Raises
     ------
@@ -44,17 +47,13 @@ def lock_index(session: Session, index_dir: str, telescop: str, now: datetime) -
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     session.execute(
         dialect.insert(CatalogueIndex)
-        .values(index_dir=index_dir, telescop=telescop, serial=0, updated_at=now)
+        .values(index_dir=index_dir, telescop=telescop, serial=0, updated_at=utcnow())
         .on_conflict_do_nothing(index_elements=["index_dir"])
-    )
-    session.execute(
-        update(CatalogueIndex)
-        .where(CatalogueIndex.index_dir == index_dir)
-        .values(serial=CatalogueIndex.serial + 1, updated_at=now)
     )
     index = session.scalars(
         select(CatalogueIndex)
         .where(CatalogueIndex.index_dir == index_dir)
+        .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
     if index.telescop != telescop:
@@ -62,3 +61,13 @@ def lock_index(session: Session, index_dir: str, telescop: str, now: datetime) -
             f"{index_dir} indexes mission {index.telescop}; an index holds one mission only"
         )
     return index
+
+
+def record_change(index: CatalogueIndex, now: datetime) -> None:
+    """Mark that datasets of a locked index changed: a new serial, and the date of CALDBVER.
+
+    Only real changes call it, so an identical re-upload or a no-op quality change does not
+    make HEASoft clients download the index again.
+    """
+    index.serial += 1
+    index.updated_at = now

@@ -7,9 +7,10 @@ from datetime import datetime
 from sqlalchemy.orm import Session, selectinload
 
 from caldb_server.catalogue.duplicates import find_duplicates
-from caldb_server.catalogue.indexes import lock_index
+from caldb_server.catalogue.indexes import lock_index, record_change
 from caldb_server.catalogue.models import Dataset
 from caldb_server.catalogue.quality import GOOD, change_quality
+from caldb_server.db import utcnow
 from caldb_server.errors import Conflict, NotFound
 
 __all__ = ["get_dataset", "set_quality"]
@@ -30,12 +31,18 @@ def get_dataset(session: Session, dataset_id: int) -> Dataset:
 
 
 def set_quality(
-    session: Session, dataset_id: int, quality: int, *, reason: str, actor: str, now: datetime
+    session: Session,
+    dataset_id: int,
+    quality: int,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime | None = None,
 ) -> Dataset:
-    """Change a dataset's CAL_QUAL, recording who, when and why.
+    """Change a dataset's CAL_QUAL, recording who, when (by default: once locked) and why.
 
-    Making a dataset good again is refused while another good dataset occupies the same
-    slot (it would create a duplicate that quzcif returns twice).
+    Setting the quality it already has changes nothing. Making a dataset good again is
+    refused while another good dataset occupies the same slot (quzcif would return both).
 
     Raises
     ------
@@ -45,9 +52,13 @@ def set_quality(
         If restoring it would duplicate a good dataset.
     """
     dataset = get_dataset(session, dataset_id)
-    lock_index(session, dataset.file.index_dir, dataset.telescop, now)
+    if dataset.cal_qual == quality:
+        return dataset
+    index = lock_index(session, dataset.file.index_dir, dataset.telescop)
     session.refresh(dataset)
-    if quality == GOOD and dataset.cal_qual != GOOD:
+    if dataset.cal_qual == quality:  # changed so while we waited for the lock
+        return dataset
+    if quality == GOOD:
         rivals = find_duplicates(session, dataset, exclude_id=dataset.id)
         if rivals:
             raise Conflict(
@@ -58,6 +69,8 @@ def set_quality(
                     {"reason": "duplicate of a good dataset", "dataset_id": r.id} for r in rivals
                 ],
             )
+    now = now or utcnow()
     change_quality(session, dataset, quality, reason=reason, actor=actor, now=now)
+    record_change(index, now)
     session.flush()
     return dataset

@@ -11,7 +11,7 @@ from caldb_server.catalogue.models import Dataset
 from caldb_server.catalogue.serialize import dataset_json, dataset_values
 from caldb_server.datasets.service import get_dataset, set_quality
 from caldb_server.errors import ValidationFailed
-from caldb_server.web import db_session, request_time
+from caldb_server.web import db_session
 
 __all__ = ["blueprint"]
 
@@ -78,6 +78,5 @@ def patch_dataset_view(dataset_id: int) -> dict[str, Any]:
         quality,
         reason=reason,
         actor=current_principal().subject,
-        now=request_time(),
     )
     return _document(dataset)

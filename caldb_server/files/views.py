@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 from typing import Any
 
 from flask import Blueprint, Response, request, send_file
@@ -10,12 +11,13 @@ from flask import Blueprint, Response, request, send_file
 from caldb_server.auth.decorators import current_principal, require_role
 from caldb_server.catalogue.models import CalibrationFile
 from caldb_server.catalogue.serialize import dataset_json, dataset_values
-from caldb_server.errors import BadRequest, NotFound, ValidationFailed
+from caldb_server.errors import BadRequest, CaldbError, NotFound, ValidationFailed
 from caldb_server.ingest.service import ingest_file
-from caldb_server.web import db_session, extension, request_time
+from caldb_server.web import db_session, extension
 
 __all__ = ["blueprint", "send_calibration_file"]
 
+log = logging.getLogger(__name__)
 blueprint = Blueprint("files", __name__)
 
 _BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
@@ -29,6 +31,12 @@ def send_calibration_file(stored: CalibrationFile) -> Response:
             "by this CalDB (imported index)"
         )
     path = extension().storage.path_of(stored.cal_dir, stored.cal_file)
+    if not path.is_file():
+        log.error("%s is in the catalogue but not in the tree: run caldb-server fsck", path)
+        raise CaldbError(
+            "the file is in the catalogue but missing from the tree; the operators are told "
+            "(uploading the same file again restores it)"
+        )
     response = send_file(
         path,
         mimetype="application/octet-stream",
@@ -82,7 +90,6 @@ def upload_file_view() -> tuple[dict[str, Any], int]:
             services.registry,
             incoming,
             actor=current_principal().subject,
-            now=request_time(),
             supersede=supersede,
             max_bytes=services.settings.max_upload_bytes,
         )

@@ -188,7 +188,7 @@ def release_index(
         If that release exists already (releases are immutable).
     """
     index = _index(session, index_dir)
-    lock_index(session, index_dir, index.telescop, now)
+    lock_index(session, index_dir, index.telescop)  # a release changes no dataset
     existing = session.scalars(
         select(Release).where(Release.index_dir == index_dir, Release.caldbver == caldbver)
     ).one_or_none()

@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from caldb_selection import BoundaryError, TimeSpecError, normalise_validity_date, parse_boundary
 from caldb_server import storage
-from caldb_server.catalogue.indexes import index_dir_of, lock_index
+from caldb_server.catalogue.indexes import index_dir_of, lock_index, record_change
 from caldb_server.catalogue.models import CalibrationFile, Dataset
 from caldb_server.catalogue.quality import change_quality
+from caldb_server.db import utcnow
 from caldb_server.errors import ValidationFailed
 from caldb_server.heasarc.cif import CifRow, read_cif
 
@@ -164,7 +165,7 @@ def import_cif(
     *,
     files_root: Path | None,
     actor: str,
-    now: datetime,
+    now: datetime | None = None,
 ) -> ImportReport:
     """Import every row of a CIF, in its order (see the module docstring).
 
@@ -183,8 +184,12 @@ def import_cif(
     rows = index.rows
     _validate(rows)
     report = ImportReport(rows_read=len(rows))
-    for index_dir, telescop in sorted({(index_dir_of(r.cal_dir), r.telescop) for r in rows}):
-        lock_index(session, index_dir, telescop, now)
+    indexes = {
+        index_dir: lock_index(session, index_dir, telescop)
+        for index_dir, telescop in sorted({(index_dir_of(r.cal_dir), r.telescop) for r in rows})
+    }
+    now = now or utcnow()  # once locked, as for uploads
+    changed: set[str] = set()
     files: dict[tuple[str, str], CalibrationFile] = {}
     unmatched: dict[tuple[str, str], list[Dataset]] = {}
     reason = f"quality of imported index {cif_path.name} (CALDBVER {index.caldbver})"
@@ -199,11 +204,15 @@ def import_cif(
         if match is None:
             session.add(_dataset(files[key], row, actor, now))
             report.datasets_added += 1
+            changed.add(index_dir_of(row.cal_dir))
             continue
         unmatched[key].remove(match)
         report.datasets_present += 1
         if change_quality(session, match, row.cal_qual, reason=reason, actor=actor, now=now):
             report.quality_changes += 1
+            changed.add(index_dir_of(row.cal_dir))
+    for index_dir in changed:
+        record_change(indexes[index_dir], now)
     session.flush()
     report.files_metadata_only = sorted(f"{d}/{f}" for (d, f), s in files.items() if not s.held)
     return report

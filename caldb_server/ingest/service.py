@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 
 from caldb_server import storage
 from caldb_server.catalogue.duplicates import find_duplicates, same_slot
-from caldb_server.catalogue.indexes import lock_index
+from caldb_server.catalogue.indexes import lock_index, record_change
 from caldb_server.catalogue.models import CalibrationFile, Dataset
 from caldb_server.catalogue.quality import GOOD, SUPERSEDED, change_quality
+from caldb_server.db import utcnow
 from caldb_server.errors import Conflict, PayloadTooLarge, ValidationFailed
 from caldb_server.ingest.compression import DecompressedTooLarge
 from caldb_server.ingest.headers import Check, HduDataset, read_calibration_file
@@ -156,6 +157,21 @@ def _existing(
     return existing
 
 
+def _restored(
+    existing: CalibrationFile,
+    tree: storage.Storage,
+    incoming: storage.IncomingFile,
+    session: Session,
+    notes: list[str],
+) -> list[str]:
+    """Put identical bytes back if the stored copy went missing (e.g. a commit lost mid-way)."""
+    path = tree.path_of(existing.cal_dir, existing.cal_file)
+    if path.is_file() and path.stat().st_size == existing.size_bytes:
+        return notes
+    storage.stage(session, incoming, path)
+    return [*notes, "the stored copy was missing or damaged; restored from this upload"]
+
+
 def _duplicates(session: Session, rows: list[HduDataset]) -> list[tuple[int, Dataset]]:
     """(position of the new row, existing good dataset it duplicates) pairs."""
     return [
@@ -187,7 +203,7 @@ def ingest_file(
     incoming: storage.IncomingFile,
     *,
     actor: str,
-    now: datetime,
+    now: datetime | None = None,
     supersede: bool = False,
     max_bytes: int | None = None,
 ) -> IngestOutcome:
@@ -205,8 +221,8 @@ def ingest_file(
         The received bytes, their name and sha256.
     actor : str
         Who uploads (recorded on the file, datasets and quality changes).
-    now : datetime
-        The indexing time (UTC).
+    now : datetime, optional
+        The indexing time (UTC); by default the moment the index lock is held.
     supersede : bool
         Replace duplicated good datasets (their CAL_QUAL becomes 5) instead of refusing.
     max_bytes : int, optional
@@ -222,17 +238,23 @@ def ingest_file(
         Same name with other bytes, or duplicates without ``supersede``.
     """
     rows, index_dir, cal_dir, notes = _validate(incoming, registry, max_bytes)
-    # An identical re-upload writes nothing, not even the index lock: bumping the index
-    # would give the served caldb.indx a new CALDBVER although no dataset changed.
+    # An identical re-upload changes nothing (the index keeps its serial and CALDBVER).
     existing = _existing(session, index_dir, incoming)
     if existing is None:
-        lock_index(session, index_dir, rows[0].telescop, now)
+        index = lock_index(session, index_dir, rows[0].telescop)
         existing = _existing(session, index_dir, incoming)  # committed while we waited?
     if existing is not None:
-        return IngestOutcome(False, existing, list(existing.datasets), notes=notes)
+        return IngestOutcome(
+            False,
+            existing,
+            list(existing.datasets),
+            notes=_restored(existing, tree, incoming, session, notes),
+        )
     duplicates = _duplicates(session, rows)
     if duplicates and not supersede:
         raise _conflict(rows, duplicates)
+    # Stamped once the lock is held: an as_of replay then sees what searches saw.
+    now = now or utcnow()
 
     stored = CalibrationFile(
         index_dir=index_dir,
@@ -254,6 +276,7 @@ def ingest_file(
         if change_quality(session, old, SUPERSEDED, reason=reason, actor=actor, now=now):
             superseded.append(old)
     storage.stage(session, incoming, tree.path_of(cal_dir, incoming.name))
+    record_change(index, now)
     session.flush()
     return IngestOutcome(True, stored, datasets, superseded, notes)
 

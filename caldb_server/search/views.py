@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, request
 
 from caldb_selection.timespec import mjd_to_datetime
 from caldb_server.catalogue.serialize import dataset_json
+from caldb_server.db import utcnow
 from caldb_server.search.params import parse_search_params
 from caldb_server.search.service import SearchAnswer, SearchRequest, search
 from caldb_server.web import db_session, extension, request_time
@@ -21,10 +23,13 @@ def _instant(mjd: float | None) -> str | None:
     return None if mjd is None else mjd_to_datetime(mjd).isoformat(timespec="seconds")
 
 
-def _document(search_request: SearchRequest, answer: SearchAnswer, api_root: str) -> dict[str, Any]:
+def _document(
+    search_request: SearchRequest, answer: SearchAnswer, api_root: str, answered_at: datetime
+) -> dict[str, Any]:
     query = search_request.query
     document: dict[str, Any] = {
         "nfound": answer.nfound,
+        "answered_at": answered_at.isoformat(),
         "results": [dataset_json(values, api_root) for values in answer.results],
         "query": {
             "mission": search_request.mission,
@@ -58,5 +63,7 @@ def _document(search_request: SearchRequest, answer: SearchAnswer, api_root: str
 def search_view() -> dict[str, Any]:
     """Select calibration datasets with the quzcif rules."""
     search_request = parse_search_params(request.args, extension().registry, request_time())
+    # The catalogue as of this instant is what the search reads: as_of=answered_at replays it.
+    answered_at = utcnow()
     answer = search(db_session(), search_request)
-    return _document(search_request, answer, request.url_root + "api/v1/")
+    return _document(search_request, answer, request.url_root + "api/v1/", answered_at)
