@@ -4,9 +4,10 @@ SQL only narrows the candidates (same mission, instrument, codename; visible at
 ``as_of``); every decision is taken by the pure :func:`caldb_selection.select`, so the
 server and the client's offline mode cannot disagree.
 
-The common request (a time, no ``as_of``, no ``explain``) reads candidates newest epoch
-first, a page at a time, and stops at the first epoch that has a selected dataset: the
-quzcif answer is exactly the selected datasets of the latest epoch that has any.
+The common request (a time, no ``as_of``, no ``explain``) reads one page of candidates,
+newest epoch first, and stops at the first epoch that has a selected dataset: the quzcif
+answer is exactly the selected datasets of the latest epoch that has any. When the page
+does not decide, all candidates are read at once. Every answer comes from one statement.
 """
 
 from __future__ import annotations
@@ -109,11 +110,11 @@ def _statement(shape: _Shape) -> Select[Any]:
     return statement
 
 
-@lru_cache(maxsize=256)
-def _page(shape: _Shape, *, after_cursor: bool) -> Select[Any]:
-    """A page of candidates, newest epoch first (from a cut epoch on, with a cursor)."""
-    page = _statement(shape).order_by(Dataset.ref_time.desc(), Dataset.id).limit(bindparam("size"))
-    return page.where(Dataset.ref_time <= bindparam("cursor")) if after_cursor else page
+@lru_cache(maxsize=128)
+def _newest_first(shape: _Shape, *, limited: bool) -> Select[Any]:
+    """Candidates newest epoch first; ``limited`` ones stop after ``size`` rows."""
+    statement = _statement(shape).order_by(Dataset.ref_time.desc(), Dataset.id)
+    return statement.limit(bindparam("size")) if limited else statement
 
 
 def _bound(request: SearchRequest, *, narrowed: bool) -> tuple[_Shape, dict[str, Any]]:
@@ -138,27 +139,33 @@ def _bound(request: SearchRequest, *, narrowed: bool) -> tuple[_Shape, dict[str,
     return shape, values
 
 
+def _first_selected_epoch(rows: Sequence[Row[Any]], query: Query) -> list[Row[Any]] | None:
+    """The selected rows of the newest epoch (of ``rows``) that has any, or None."""
+    for _, group in groupby(rows, key=lambda row: row.ref_time):
+        if selected := quzcif_select(list(group), query).selected:
+            return sorted(selected, key=lambda row: row.id)
+    return None
+
+
 def _latest_epoch(
     session: Session, shape: _Shape, values: dict[str, Any], query: Query
 ) -> list[Row[Any]]:
-    """Selected rows of the latest epoch that has any, reading epochs newest first."""
-    page_size, cursor = FIRST_PAGE, None
-    while True:
-        page = _page(shape, after_cursor=cursor is not None)
-        rows = session.execute(page, {**values, "size": page_size, "cursor": cursor}).all()
-        complete = len(rows) < page_size
-        groups = [list(group) for _, group in groupby(rows, key=lambda row: row.ref_time)]
-        if not complete:
-            if len(groups) == 1:  # one epoch fills the page: read it whole
-                page_size *= 4
-                continue
-            cursor = groups.pop()[0].ref_time  # the last epoch may be cut: read it again
-        for group in groups:
-            if selected := quzcif_select(group, query).selected:
-                return sorted(selected, key=lambda row: row.id)
-        if complete:
-            return []
-        page_size *= 2
+    """Selected rows of the latest epoch that has any.
+
+    The first page of candidates (the newest epochs) answers most searches. When it does
+    not, every candidate is read by one more statement and the answer taken from it alone:
+    each answer comes from a single statement, so from one snapshot, even in autocommit.
+    """
+    page = session.execute(_newest_first(shape, limited=True), {**values, "size": FIRST_PAGE})
+    rows = page.all()
+    if len(rows) < FIRST_PAGE:
+        return _first_selected_epoch(rows, query) or []
+    last_epoch = rows[-1].ref_time  # may be cut by the page: decided with everything below
+    found = _first_selected_epoch([row for row in rows if row.ref_time != last_epoch], query)
+    if found is not None:
+        return found
+    rows = session.execute(_newest_first(shape, limited=False), values).all()
+    return _first_selected_epoch(rows, query) or []
 
 
 def _with_past_qualities(session: Session, rows: Sequence[Row[Any]], moment: datetime) -> list[Any]:
