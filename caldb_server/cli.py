@@ -280,7 +280,7 @@ def create_token(roles: tuple[str, ...], subject: str | None, days: int | None) 
 def fsck_command(repair: bool, as_json: bool) -> None:
     """Check that the catalogue and the file tree agree (every sha256 verified)."""
     with _services() as (_app, services), services.database.unit_of_work(write=False) as session:
-        report = fsck(session, services.storage, repair=repair)
+        report = fsck(session, services.storage, services.registry, repair=repair)
     document: dict[str, Any] = {
         "consistent": report.consistent,
         "files_checked": report.files_checked,

@@ -117,6 +117,11 @@ class Database:
         if self.engine.dialect.name != "sqlite":
             reads = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._read_sessions = sessionmaker(reads, expire_on_commit=False)
+        # Reads of several statements that must agree (an index's serial and its rows).
+        snapshots = self.engine
+        if self.engine.dialect.name != "sqlite":
+            snapshots = self.engine.execution_options(isolation_level="REPEATABLE READ")
+        self._snapshot_sessions = sessionmaker(snapshots, expire_on_commit=False)
         self._write_sessions = sessionmaker(
             self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
         )
@@ -127,8 +132,11 @@ class Database:
 
     @contextlib.contextmanager
     def unit_of_work(self, *, write: bool = True) -> Iterator[Session]:
-        """A session committed with :func:`commit` on success, rolled back on error."""
-        session = self.session(write=write)
+        """A session committed with :func:`commit` on success, rolled back on error.
+
+        Read-only units of work (``write=False``) see one snapshot of the database.
+        """
+        session = self.session(write=True) if write else self._snapshot_sessions()
         try:
             yield session
             commit(session)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from caldb_server.catalogue.models import CalibrationFile, CatalogueIndex, Release
 from caldb_server.heasarc.tree import CIF_NAME, release_path
+from caldb_server.registry import Registry
 from caldb_server.storage import Storage, sha256_of
 
 __all__ = ["Finding", "FsckReport", "fsck"]
@@ -71,7 +72,9 @@ def _verify(path: Path, relative: str, size: int | None, sha256: str) -> Finding
     return None
 
 
-def _expected_paths(session: Session, storage: Storage, report: FsckReport) -> set[Path]:
+def _expected_paths(
+    session: Session, storage: Storage, registry: Registry, report: FsckReport
+) -> set[Path]:
     """Check every held file and release; return every path the tree may contain."""
     expected = set()
     for stored in session.scalars(
@@ -91,8 +94,9 @@ def _expected_paths(session: Session, storage: Storage, report: FsckReport) -> s
         relative = str(path.relative_to(storage.root))
         if finding := _verify(path, relative, release.size_bytes, release.sha256):
             report.findings.append(finding)
-    for index_dir in session.scalars(select(CatalogueIndex.index_dir)):
-        expected.add(storage.root / index_dir / CIF_NAME)  # written by export
+    exported = set(session.scalars(select(CatalogueIndex.index_dir)))
+    exported |= {entry[2] for entry in registry.index_entries()}  # empty registered indexes
+    expected |= {storage.root / index_dir / CIF_NAME for index_dir in exported}
     return expected
 
 
@@ -104,10 +108,12 @@ def _move_to_trash(storage: Storage, path: Path) -> None:
     path.replace(destination)
 
 
-def fsck(session: Session, storage: Storage, *, repair: bool = False) -> FsckReport:
+def fsck(
+    session: Session, storage: Storage, registry: Registry, *, repair: bool = False
+) -> FsckReport:
     """Compare the catalogue with the tree (see the module docstring)."""
     report = FsckReport()
-    expected = _expected_paths(session, storage, report)
+    expected = _expected_paths(session, storage, registry, report)
     horizon = time.time() - GRACE_SECONDS
     data = storage.root / "data"
     for path in sorted(

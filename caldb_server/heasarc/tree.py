@@ -7,6 +7,7 @@ bumps in its transaction, so a cached file is current exactly when its serial is
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import tempfile
@@ -27,6 +28,7 @@ from caldb_server.catalogue.models import (
     Release,
     boundaries_column,
 )
+from caldb_server.db import utcnow
 from caldb_server.errors import Conflict, NotFound
 from caldb_server.heasarc.cif import CifRow, write_cif
 from caldb_server.heasarc.config_files import format_caldb_config, write_alias_config
@@ -97,28 +99,55 @@ def write_index(session: Session, index_dir: str, destination: Path, *, caldbver
     write_cif(cif_rows(session, index_dir), destination, caldbver=caldbver)
 
 
-def current_index(session: Session, storage: Storage, index_dir: str) -> Path:
-    """Path of the current ``caldb.indx`` of an index, generated when the cache is stale.
+def _index_state(
+    session: Session, registry: Registry, index_dir: str
+) -> tuple[int, str | None] | None:
+    """(serial, CALDBVER) of an index; a registered one without datasets yet is (0, None)."""
+    index = session.get(CatalogueIndex, index_dir)
+    if index is not None:
+        return index.serial, index.updated_at.strftime("%Y%m%d")
+    if index_dir in {entry[2] for entry in registry.index_entries()}:
+        return 0, None
+    return None
 
-    ``CALDBVER`` is the date of the index's last change, so the bytes depend only on the
-    catalogue's state and every server process generates the same file.
+
+def current_index(
+    session: Session, storage: Storage, registry: Registry, index_dir: str
+) -> Path | None:
+    """Path of the current ``caldb.indx`` of an index (None if there is no such index).
+
+    Generated into ``.cache`` when the index's serial has none yet. ``session`` must see one
+    snapshot (serial and rows must agree). ``CALDBVER`` is the date of the index's last
+    change, so every process generates the same bytes for a serial. A registered index
+    without datasets is an empty CIF, so that quzcif finds nothing rather than no index.
     """
-    index = _index(session, index_dir)
+    state = _index_state(session, registry, index_dir)
+    if state is None:
+        return None
+    serial, caldbver = state
     directory = storage.cache_dir / "cif" / index_dir
-    cached = directory / f"{CIF_NAME}.{index.serial}"
+    cached = directory / f"{CIF_NAME}.{serial}"
     if not cached.exists():
         directory.mkdir(parents=True, exist_ok=True)
-        write_index(session, index_dir, cached, caldbver=index.updated_at.strftime("%Y%m%d"))
-        _prune(directory, keep=cached)
+        write_index(session, index_dir, cached, caldbver=caldbver or utcnow().strftime("%Y%m%d"))
+        _prune(directory, serial)
     return cached
 
 
-def _prune(directory: Path, *, keep: Path) -> None:
-    """Delete superseded cached indexes, once no request can still be about to send them."""
+def _prune(directory: Path, serial: int) -> None:
+    """Delete cached indexes two serials old or more, once nobody can be about to send them.
+
+    The previous serial's file is kept: a request may have read that serial just before
+    the change. Another process may be pruning too.
+    """
     horizon = time.time() - STALE_CACHE_SECONDS
     for stale in directory.glob(f"{CIF_NAME}.*"):
-        if stale != keep and stale.stat().st_mtime < horizon:
-            stale.unlink(missing_ok=True)
+        suffix = stale.name.removeprefix(f"{CIF_NAME}.")
+        if not suffix.isdigit() or int(suffix) >= serial - 1:
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            if stale.stat().st_mtime < horizon:
+                stale.unlink()
 
 
 def config_entries(session: Session, registry: Registry) -> list[tuple[str, str, str]]:
@@ -155,13 +184,17 @@ def export_tree(session: Session, storage: Storage, registry: Registry) -> list[
     """Write every current ``caldb.indx`` and the configuration files into the tree.
 
     The tree then is a complete local ``$CALDB``: ``CALDB=<root>`` and HEASoft works on it.
+    Registered indexes without datasets get an empty CIF.
     """
     written = []
-    for index in session.scalars(select(CatalogueIndex).order_by(CatalogueIndex.index_dir)):
-        destination = storage.root / index.index_dir / CIF_NAME
-        write_index(
-            session, index.index_dir, destination, caldbver=index.updated_at.strftime("%Y%m%d")
-        )
+    index_dirs = set(session.scalars(select(CatalogueIndex.index_dir)))
+    index_dirs |= {entry[2] for entry in registry.index_entries()}
+    for index_dir in sorted(index_dirs):
+        serial_and_version = _index_state(session, registry, index_dir)
+        assert serial_and_version is not None
+        caldbver = serial_and_version[1] or utcnow().strftime("%Y%m%d")
+        destination = storage.root / index_dir / CIF_NAME
+        write_index(session, index_dir, destination, caldbver=caldbver)
         written.append(destination)
     tools = storage.root / TOOLS_DIR
     _write_bytes(tools / "caldb.config", caldb_config_text(session, registry).encode("ascii"))

@@ -14,7 +14,7 @@ import re
 from flask import Blueprint, Response, send_file
 from sqlalchemy import select
 
-from caldb_server.catalogue.models import CalibrationFile, CatalogueIndex, Release
+from caldb_server.catalogue.models import CalibrationFile, Release
 from caldb_server.errors import NotFound
 from caldb_server.files.views import send_calibration_file
 from caldb_server.heasarc.tree import (
@@ -49,10 +49,11 @@ def _tools_file(name: str) -> Response | None:
 
 
 def _current_index(index_dir: str) -> Response | None:
-    session = db_session()
-    if session.get(CatalogueIndex, index_dir) is None:
+    services = extension()
+    with services.database.unit_of_work(write=False) as snapshot:  # serial and rows agree
+        path = current_index(snapshot, services.storage, services.registry, index_dir)
+    if path is None:
         return None
-    path = current_index(session, extension().storage, index_dir)
     return send_file(path, mimetype=_FITS, conditional=True, max_age=0, etag=path.name)
 
 

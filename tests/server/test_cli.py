@@ -23,6 +23,7 @@ from caldb_server.heasarc.cif import read_cif, write_cif
 from caldb_server.heasarc.config_files import parse_caldb_config, read_alias_config
 from caldb_server.imports.service import import_cif
 from caldb_server.migrate import current_revision, head_revision
+from caldb_server.registry import load_registry
 from caldb_server.web import extension
 from tests.conftest import SECRET
 from tests.helpers import MXT_GAIN, calfile_bytes, upload, write_calfile
@@ -227,13 +228,15 @@ def _served(client, path):
 def test_export_writes_a_complete_local_caldb(cli_env, populated, client):
     result = run_cli(cli_env, "export")
     assert result.exit_code == 0, result.output
-    expected = [
-        "data/svom/mxt/caldb.indx",
-        "data/swift/xrt/caldb.indx",
-        "software/tools/caldb.config",
-        "software/tools/alias_config.fits",
-    ]
+    # Every index of the catalogue or the registry (registered empty ones as empty CIFs).
+    registered = {
+        entry[2] for entry in load_registry(Path(cli_env["CALDB_REGISTRY"])).index_entries()
+    }
+    indexes = sorted(registered | {"data/svom/mxt", "data/swift/xrt"})
+    expected = [f"{index}/caldb.indx" for index in indexes]
+    expected += ["software/tools/caldb.config", "software/tools/alias_config.fits"]
     assert sorted(result.stdout.split()) == sorted(str(populated / p) for p in expected)
+    assert read_cif(populated / "data/svom/vt/caldb.indx").rows == []
     for index in ("data/svom/mxt", "data/swift/xrt"):
         exported = read_cif(populated / index / "caldb.indx")
         served = read_cif(io.BytesIO(_served(client, f"/caldb/{index}/caldb.indx")))
