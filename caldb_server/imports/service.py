@@ -9,7 +9,9 @@ idempotent, and a later import with the files attaches them to metadata-only row
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +19,13 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from caldb_selection import BoundaryError, TimeSpecError, normalise_validity_date, parse_boundary
+from caldb_selection import (
+    BoundaryError,
+    TimeSpecError,
+    normalise_validity_date,
+    parse_boundary,
+    ref_time,
+)
 from caldb_server import storage
 from caldb_server.catalogue.indexes import index_dir_of, lock_index, record_change
 from caldb_server.catalogue.models import CalibrationFile, Dataset
@@ -27,6 +35,10 @@ from caldb_server.errors import ValidationFailed
 from caldb_server.heasarc.cif import CifRow, read_cif
 
 __all__ = ["ImportReport", "import_cif"]
+
+# A REF_TIME may be written by other software with another rounding: 0.1 s is plenty.
+REF_TIME_TOLERANCE_DAYS = 1e-6
+_NAMES = ("telescop", "instrume", "detnam", "filter", "cal_cnam")
 
 
 @dataclass
@@ -41,22 +53,60 @@ class ImportReport:
     files_metadata_only: list[str] = field(default_factory=list)
 
 
-def _row_problems(position: int, row: CifRow) -> list[dict[str, object]]:
+def _path_problems(row: CifRow) -> list[str]:
     problems = []
     try:
         storage.check_relative_dir(row.cal_dir)
         storage.check_file_name(row.cal_file)
     except storage.UnsafePathError as error:
-        problems.append({"row": position, "reason": str(error)})
+        problems.append(str(error))
+    if not row.cal_dir.startswith("data/"):
+        problems.append(f"CAL_DIR {row.cal_dir} is not under data/")
+    return problems
+
+
+def _time_problems(row: CifRow) -> list[str]:
     try:
-        normalise_validity_date(row.cal_vsd)
+        expected = ref_time(normalise_validity_date(row.cal_vsd)[0], row.cal_vst)
     except TimeSpecError as error:
-        problems.append({"row": position, "keyword": "CAL_VSD", "reason": str(error)})
+        return [f"CAL_VSD/CAL_VST: {error}"]
+    if not math.isfinite(row.ref_time) or abs(row.ref_time - expected) > REF_TIME_TOLERANCE_DAYS:
+        return [
+            f"REF_TIME {row.ref_time!r} is not CAL_VSD {row.cal_vsd} {row.cal_vst} ({expected!r})"
+        ]
+    return []
+
+
+def _row_problems(position: int, row: CifRow) -> list[dict[str, object]]:
+    reasons = _path_problems(row) + _time_problems(row)
+    if row.cal_xno < 0:
+        reasons.append(f"CAL_XNO {row.cal_xno} is negative")
     for cbd in row.cal_cbd:
         try:
             parse_boundary(cbd)
         except BoundaryError as error:
-            problems.append({"row": position, "keyword": "CAL_CBD", "reason": str(error)})
+            reasons.append(f"CAL_CBD: {error}")
+    return [{"row": position, "reason": reason} for reason in reasons]
+
+
+def _index_problems(rows: list[CifRow]) -> list[dict[str, object]]:
+    """One mission per index, and one directory per file name within an index."""
+    missions: dict[str, set[str]] = {}
+    directories: dict[tuple[str, str], set[str]] = {}
+    for row in rows:
+        index = index_dir_of(row.cal_dir)
+        missions.setdefault(index, set()).add(row.telescop)
+        directories.setdefault((index, row.cal_file), set()).add(row.cal_dir)
+    problems: list[dict[str, object]] = [
+        {"reason": f"{index} would hold several missions: {', '.join(sorted(names))}"}
+        for index, names in missions.items()
+        if len(names) > 1
+    ]
+    problems += [
+        {"reason": f"{name} is in several directories of {index}: {', '.join(sorted(dirs))}"}
+        for (index, name), dirs in directories.items()
+        if len(dirs) > 1
+    ]
     return problems
 
 
@@ -64,18 +114,19 @@ def _validate(rows: list[CifRow]) -> None:
     problems = [
         p for position, row in enumerate(rows, start=1) for p in _row_problems(position, row)
     ]
-    missions: dict[str, set[str]] = {}
-    for row in rows:
-        missions.setdefault(index_dir_of(row.cal_dir), set()).add(row.telescop)
-    problems += [
-        {"reason": f"{index} would hold several missions: {', '.join(sorted(names))}"}
-        for index, names in missions.items()
-        if len(names) > 1
-    ]
+    problems += _index_problems(rows)
     if problems:
         raise ValidationFailed(
             f"the index cannot be imported: {len(problems)} problem(s)", errors=problems
         )
+
+
+def _normalised(row: CifRow) -> CifRow:
+    """Selection names upper case and stripped, as udcif writes them."""
+    return dataclasses.replace(
+        row,
+        **{name: getattr(row, name).strip().upper() for name in _NAMES},
+    )
 
 
 def _find(files_root: Path, row: CifRow) -> Path | None:
@@ -107,9 +158,15 @@ def _file_for(
 ) -> CalibrationFile:
     stored = session.scalars(
         select(CalibrationFile).where(
-            CalibrationFile.cal_dir == row.cal_dir, CalibrationFile.cal_file == row.cal_file
+            CalibrationFile.index_dir == index_dir_of(row.cal_dir),
+            CalibrationFile.cal_file == row.cal_file,
         )
     ).one_or_none()
+    if stored is not None and stored.cal_dir != row.cal_dir:
+        raise ValidationFailed(
+            f"{row.cal_file} is already stored in {stored.cal_dir}, not {row.cal_dir}",
+            errors=[{"reason": "a file name is unique within an index", "field": "CAL_FILE"}],
+        )
     if stored is None:
         stored = CalibrationFile(
             index_dir=index_dir_of(row.cal_dir),
@@ -181,7 +238,7 @@ def import_cif(
         If a row has an unsafe path, a bad date or boundary, or an index would mix missions.
     """
     index = read_cif(cif_path)
-    rows = index.rows
+    rows = [_normalised(row) for row in index.rows]
     _validate(rows)
     report = ImportReport(rows_read=len(rows))
     indexes = {
