@@ -26,7 +26,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    """Validated server settings (see ``docs/configuration.md`` for each variable)."""
+    """Validated server settings (each variable is described in the README)."""
 
     instance_path: Path
     database_url: str
@@ -36,6 +36,7 @@ class Settings:
     max_upload_mb: int = 512
     token_issuer: str = "svom-caldb"  # noqa: S105 - an issuer name, not a secret
     token_days: int = 30
+    public_url: str | None = None
 
     @property
     def max_upload_bytes(self) -> int:
@@ -54,14 +55,23 @@ def _positive_int(name: str, value: Any) -> int:
 
 
 def _secret_from_file(path: Path) -> str:
-    """Read the instance secret, creating it on first use (race-free across processes)."""
+    """Read the instance secret, creating it on first use.
+
+    Several server processes may start at once: the secret is written in full to a private
+    file, then linked into place, which only one of them can do; the others read it.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(secrets.token_urlsafe(48))
+    if not path.exists():
+        candidate = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+        descriptor = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        try:
+            os.link(candidate, path)
+        except FileExistsError:
+            pass  # another process was first: use its secret
+        finally:
+            candidate.unlink()
     return path.read_text().strip()
 
 
@@ -104,4 +114,15 @@ def load_settings(
         max_upload_mb=_positive_int("CALDB_MAX_UPLOAD_MB", values.get("MAX_UPLOAD_MB", 512)),
         token_issuer=values.get("TOKEN_ISSUER") or "svom-caldb",
         token_days=_positive_int("CALDB_TOKEN_DAYS", values.get("TOKEN_DAYS", 30)),
+        public_url=_public_url(values.get("PUBLIC_URL")),
     )
+
+
+def _public_url(value: Any) -> str | None:
+    """The URL clients reach the server at (behind a proxy), without a trailing slash."""
+    if not value:
+        return None
+    url = str(value).rstrip("/")
+    if not url.startswith(("http://", "https://")) or any(c.isspace() for c in url):
+        raise ConfigError(f"CALDB_PUBLIC_URL must be an http(s) URL, got {value!r}")
+    return url

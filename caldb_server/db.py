@@ -95,7 +95,12 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """Create the engine for ``url`` with the settings each backend needs."""
+    """Create the engine for ``url`` with the settings each backend needs.
+
+    ``postgresql://`` means the psycopg 3 driver this project installs.
+    """
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         _configure_sqlite(engine)

@@ -18,7 +18,7 @@ from caldb_server.config import Settings
 from caldb_server.registry import Registry
 from caldb_server.storage import Storage
 
-__all__ = ["Caldb", "db_session", "extension", "init_app", "request_time"]
+__all__ = ["Caldb", "api_root", "db_session", "extension", "init_app", "request_time"]
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -43,6 +43,16 @@ def db_session() -> Session:
     if "db_session" not in g:
         g.db_session = extension().database.session(write=request.method in WRITE_METHODS)
     return g.db_session
+
+
+def api_root() -> str:
+    """Base of the API URLs put in answers: ``CALDB_PUBLIC_URL``, else what the client asked.
+
+    Behind a proxy (TLS, another host name) set ``CALDB_PUBLIC_URL``, so that answers do not
+    depend on the request's ``Host`` header.
+    """
+    base = extension().settings.public_url or request.url_root.rstrip("/")
+    return f"{base}/api/v1/"
 
 
 def request_time() -> datetime:

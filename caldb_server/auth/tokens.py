@@ -20,6 +20,7 @@ ALGORITHM = "HS256"
 # Each role includes the ones after it.
 ROLES = ("admin", "uploader", "reader")
 _REQUIRED_CLAIMS = ("exp", "iat", "nbf", "sub", "iss", "jti", "roles")
+MAX_SUBJECT = 200  # who uploaded or changed what is recorded in columns of this width
 
 
 class TokenError(ValueError):
@@ -53,6 +54,8 @@ def issue_token(
     unknown = set(roles) - set(ROLES)
     if unknown or not roles:
         raise TokenError(f"roles must be among {', '.join(ROLES)}; got {sorted(roles)}")
+    if not 0 < len(subject) <= MAX_SUBJECT:
+        raise TokenError(f"the subject must have 1 to {MAX_SUBJECT} characters")
     claims = {
         "iss": issuer,
         "sub": subject,
@@ -95,4 +98,6 @@ def verify_token(token: str, secret: str, *, issuer: str) -> Principal:
     roles = claims["roles"]
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise TokenError("the token's roles claim is not a list of names")
+    if not isinstance(claims["sub"], str) or not 0 < len(claims["sub"]) <= MAX_SUBJECT:
+        raise TokenError(f"the token's subject must be a name of 1 to {MAX_SUBJECT} characters")
     return Principal(str(claims["sub"]), frozenset(roles), str(claims["jti"]))

@@ -10,8 +10,8 @@ from caldb_server.auth.decorators import current_principal, require_role
 from caldb_server.catalogue.models import Dataset
 from caldb_server.catalogue.serialize import dataset_json, dataset_values
 from caldb_server.datasets.service import get_dataset, set_quality
-from caldb_server.errors import ValidationFailed
-from caldb_server.web import db_session
+from caldb_server.errors import PayloadTooLarge, ValidationFailed
+from caldb_server.web import api_root, db_session
 
 __all__ = ["blueprint"]
 
@@ -19,10 +19,11 @@ blueprint = Blueprint("datasets", __name__)
 
 MAX_QUALITY = 9  # CAL_QUAL is one digit by convention: 0 good, 5 bad (HEASARC)
 MAX_REASON = 1000
+MAX_BODY = 64 * 1024
 
 
 def _document(dataset: Dataset) -> dict[str, Any]:
-    document = dataset_json(dataset_values(dataset), request.url_root + "api/v1/")
+    document = dataset_json(dataset_values(dataset), api_root())
     stored = dataset.file
     document["uploaded_by"] = stored.uploaded_by
     document["uploaded_at"] = stored.uploaded_at.isoformat()
@@ -40,7 +41,12 @@ def _document(dataset: Dataset) -> dict[str, Any]:
 
 
 def _quality_change() -> tuple[int, str]:
-    body = request.get_json(silent=True)
+    if (request.content_length or 0) > MAX_BODY:
+        raise PayloadTooLarge(f"a quality change is a small JSON object (at most {MAX_BODY} bytes)")
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # absurdly nested JSON
+        body = None
     if not isinstance(body, dict):
         raise ValidationFailed(
             'send a JSON object {"cal_qual": <0-9>, "reason": "..."}',
@@ -61,13 +67,13 @@ def _quality_change() -> tuple[int, str]:
     return quality, reason.strip()
 
 
-@blueprint.get("/datasets/<int:dataset_id>")
+@blueprint.get("/datasets/<int(max=2147483647):dataset_id>")
 def get_dataset_view(dataset_id: int) -> dict[str, Any]:
     """One dataset with its file, uploader and quality history."""
     return _document(get_dataset(db_session(), dataset_id))
 
 
-@blueprint.patch("/datasets/<int:dataset_id>")
+@blueprint.patch("/datasets/<int(max=2147483647):dataset_id>")
 @require_role("uploader")
 def patch_dataset_view(dataset_id: int) -> dict[str, Any]:
     """Change a dataset's quality (``cal_qual``) with a ``reason``."""

@@ -13,7 +13,7 @@ from caldb_server.catalogue.models import CalibrationFile
 from caldb_server.catalogue.serialize import dataset_json, dataset_values
 from caldb_server.errors import BadRequest, CaldbError, NotFound, ValidationFailed
 from caldb_server.ingest.service import ingest_file
-from caldb_server.web import db_session, extension
+from caldb_server.web import api_root, db_session, extension
 
 __all__ = ["blueprint", "send_calibration_file"]
 
@@ -55,7 +55,7 @@ def _base64(hex_digest: str) -> str:
     return base64.b64encode(bytes.fromhex(hex_digest)).decode("ascii")
 
 
-@blueprint.get("/files/<int:file_id>/content")
+@blueprint.get("/files/<int(max=2147483647):file_id>/content")
 def file_content_view(file_id: int) -> Response:
     """The bytes of a calibration file."""
     stored = db_session().get(CalibrationFile, file_id)
@@ -93,12 +93,12 @@ def upload_file_view() -> tuple[dict[str, Any], int]:
             supersede=supersede,
             max_bytes=services.settings.max_upload_bytes,
         )
-    api_root = request.url_root + "api/v1/"
+    root = api_root()
     body = {
         "created": outcome.created,
         "file_id": outcome.file.id,
         "sha256": outcome.file.sha256,
-        "datasets": [dataset_json(dataset_values(d), api_root) for d in outcome.datasets],
+        "datasets": [dataset_json(dataset_values(d), root) for d in outcome.datasets],
         "superseded": [d.id for d in outcome.superseded],
         "notes": outcome.notes,
     }

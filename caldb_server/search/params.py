@@ -52,9 +52,9 @@ def parse_as_of(text: str) -> datetime:
         raise ValueError(f"{text!r} is not an ISO 8601 date-time")
     try:
         moment = datetime.fromisoformat(text.strip())
-    except ValueError:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: outside the years 1-9999 in UTC
         raise ValueError(f"{text!r} is not an ISO 8601 date-time") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _maxret(text: str) -> int:

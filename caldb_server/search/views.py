@@ -12,7 +12,7 @@ from caldb_server.catalogue.serialize import dataset_json
 from caldb_server.db import utcnow
 from caldb_server.search.params import parse_search_params
 from caldb_server.search.service import SearchAnswer, SearchRequest, search
-from caldb_server.web import db_session, extension, request_time
+from caldb_server.web import api_root, db_session, extension, request_time
 
 __all__ = ["blueprint"]
 
@@ -24,13 +24,13 @@ def _instant(mjd: float | None) -> str | None:
 
 
 def _document(
-    search_request: SearchRequest, answer: SearchAnswer, api_root: str, answered_at: datetime
+    search_request: SearchRequest, answer: SearchAnswer, root: str, answered_at: datetime
 ) -> dict[str, Any]:
     query = search_request.query
     document: dict[str, Any] = {
         "nfound": answer.nfound,
         "answered_at": answered_at.isoformat(),
-        "results": [dataset_json(values, api_root) for values in answer.results],
+        "results": [dataset_json(values, root) for values in answer.results],
         "query": {
             "mission": search_request.mission,
             "instrument": query.instrument,
@@ -66,4 +66,4 @@ def search_view() -> dict[str, Any]:
     # The catalogue as of this instant is what the search reads: as_of=answered_at replays it.
     answered_at = utcnow()
     answer = search(db_session(), search_request)
-    return _document(search_request, answer, request.url_root + "api/v1/", answered_at)
+    return _document(search_request, answer, api_root(), answered_at)

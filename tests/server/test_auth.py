@@ -158,3 +158,17 @@ def test_unknown_roles_in_a_token_grant_nothing():
 def test_roles_claim_must_be_a_list_of_names():
     with pytest.raises(TokenError, match="roles"):
         verify_token(forged(roles="admin"), SECRET, issuer=ISSUER)
+
+
+def test_subjects_longer_than_the_audit_columns_are_refused():
+    with pytest.raises(TokenError, match="subject"):
+        issue_token(
+            SECRET,
+            subject="x" * 201,
+            roles=["uploader"],
+            issuer=ISSUER,
+            now=utcnow(),
+            lifetime=timedelta(minutes=1),
+        )
+    with pytest.raises(TokenError, match="subject"):
+        verify_token(forged(sub="x" * 201), SECRET, issuer=ISSUER)

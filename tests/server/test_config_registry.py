@@ -94,3 +94,27 @@ def test_unreadable_registry_file(tmp_path):
         load_registry(path)
     with pytest.raises(RegistryError, match="cannot read"):
         load_registry(tmp_path / "missing.yaml")
+
+
+def test_postgresql_urls_use_the_installed_psycopg_driver():
+    from caldb_server.db import make_engine  # noqa: PLC0415 - only this test needs it
+
+    engine = make_engine("postgresql://user@127.0.0.1:1/caldb")
+    assert engine.url.drivername == "postgresql+psycopg"
+    engine.dispose()
+
+
+def test_secret_is_created_once_even_when_processes_race(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+    environ = {"CALDB_INSTANCE_PATH": str(tmp_path)}
+    with ThreadPoolExecutor(8) as pool:
+        secrets = set(pool.map(lambda _: load_settings(environ=environ).secret_key, range(32)))
+    assert len(secrets) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]  # no leftover candidate
+
+
+@pytest.mark.parametrize("url", ["ftp://x", "caldb.example.org", "https://a b"])
+def test_public_url_must_be_http(tmp_path, url):
+    with pytest.raises(ConfigError, match="PUBLIC_URL"):
+        load_settings(environ={"CALDB_INSTANCE_PATH": str(tmp_path), "CALDB_PUBLIC_URL": url})

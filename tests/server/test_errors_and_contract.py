@@ -1,6 +1,7 @@
 """Errors are problem+json everywhere; responses follow the OpenAPI document."""
 
 import logging
+import re
 
 import jsonschema
 import pytest
@@ -22,11 +23,7 @@ def validator(name):
 def test_every_route_is_documented(app):
     documented = set(openapi_document()["paths"])
     routes = {
-        rule.rule.removeprefix("/api/v1")
-        .replace("<int:", "{")
-        .replace(">", "}")
-        .replace("dataset_id", "id")
-        .replace("file_id", "id")
+        re.sub(r"<(?:[^:>]+:)?[a-z]*_?id>", "{id}", rule.rule.removeprefix("/api/v1"))
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith("/api/v1")
     }
@@ -102,5 +99,53 @@ def test_an_unreachable_database_is_503_with_retry_after(app_config, tmp_path):
         body = assert_problem(search, 503)
         assert search.headers["Retry-After"] == "5"
         assert "nobody" not in body["detail"]
+    finally:
+        extension(app).database.dispose()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/datasets/2147483648",
+        "/api/v1/datasets/99999999999999999999",
+        "/api/v1/files/2147483648/content",
+    ],
+)
+def test_ids_beyond_the_database_integers_are_404(client, path):
+    assert_problem(client.get(path), 404)
+
+
+@pytest.mark.parametrize("as_of", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_as_of_outside_the_representable_years_is_422(client, as_of):
+    body = assert_problem(
+        client.get(
+            "/api/v1/search", query_string={"instrument": "MXT", "codename": "GAIN", "as_of": as_of}
+        ),
+        422,
+    )
+    assert body["errors"][0]["field"] == "as_of"
+
+
+def test_quality_change_bodies_are_small_and_flat(client, uploader):
+    dataset = upload(client, calfile_bytes(MXT_GAIN), "g.fits", headers=uploader).get_json()[
+        "datasets"
+    ][0]
+    path = f"/api/v1/datasets/{dataset['id']}"
+    nested = client.patch(
+        path, data="[" * 60_000, content_type="application/json", headers=uploader
+    )
+    assert_problem(nested, 422)
+    huge = client.patch(
+        path, data=b"{" + b" " * 70_000 + b"}", content_type="application/json", headers=uploader
+    )
+    assert_problem(huge, 413)
+
+
+def test_public_url_setting_makes_answer_urls(app_config, uploader):
+    app = create_app(app_config | {"PUBLIC_URL": "https://caldb.example.org/"})
+    try:
+        client = app.test_client()
+        body = upload(client, calfile_bytes(MXT_GAIN), "g.fits", headers=uploader).get_json()
+        assert body["datasets"][0]["url"].startswith("https://caldb.example.org/api/v1/files/")
     finally:
         extension(app).database.dispose()
