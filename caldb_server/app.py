@@ -56,6 +56,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False  # keep the CIF column order in dataset documents
+    # Werkzeug would answer '//' in a path with a redirect, which CFITSIO does not follow.
+    app.url_map.merge_slashes = False
     storage = Storage(settings.root)
     storage.create()
     web.init_app(

@@ -33,6 +33,7 @@ blueprint = Blueprint("heasarc", __name__)
 
 _RELEASE = re.compile(rf"(?P<index>.+)/index/{re.escape(CIF_NAME)}(?P<version>\d{{8}})")
 _FITS = "application/fits"
+_REPEATED_SLASHES = re.compile(r"/{2,}")
 
 
 def _not_found(path: str) -> NotFound:
@@ -83,8 +84,10 @@ def _calibration_file(cal_dir: str, cal_file: str) -> Response | None:
 
 
 @blueprint.get("/caldb/<path:path>")
+@blueprint.get("/caldb//<path:path>")  # CALDB=http://host/caldb/ (trailing slash) gives '//'
 def caldb_tree_view(path: str) -> Response:
     """A file of the HEASARC tree: indexes, releases, configuration, calibration files."""
+    path = _REPEATED_SLASHES.sub("/", path).lstrip("/")  # a trailing '/' names no file
     directory, _, name = path.rpartition("/")
     response = None
     if directory == TOOLS_DIR:

@@ -13,3 +13,9 @@ def test_a_registered_index_without_datasets_is_an_empty_cif(client):
     assert index.rows == []
     assert index.caldbver is not None
     assert_problem(client.get("/caldb/data/svom/nothing/caldb.indx"), 404)
+
+
+def test_doubled_slashes_are_served_not_redirected(client):
+    with client.get("/caldb//data/svom/vt//caldb.indx", follow_redirects=False) as response:
+        assert response.status_code == 200
+    assert client.get("/api/v1//search", follow_redirects=False).status_code == 404
