@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from caldb_server.catalogue.models import CalibrationFile, CatalogueIndex, Release
 from caldb_server.heasarc.tree import CIF_NAME, release_path
 from caldb_server.registry import Registry
-from caldb_server.storage import Storage, sha256_of
+from caldb_server.storage import TEMPORARY_PREFIX, Storage, sha256_of
 
 __all__ = ["Finding", "FsckReport", "fsck"]
 
@@ -72,28 +72,34 @@ def _verify(path: Path, relative: str, size: int | None, sha256: str) -> Finding
     return None
 
 
-def _expected_paths(
-    session: Session, storage: Storage, registry: Registry, report: FsckReport
-) -> set[Path]:
-    """Check every held file and release; return every path the tree may contain."""
-    expected = set()
+def _verify_catalogue(session: Session, storage: Storage, report: FsckReport) -> None:
+    """Size and sha256 of every held file and every release."""
     for stored in session.scalars(
         select(CalibrationFile).where(CalibrationFile.sha256.is_not(None))
     ):
-        path = storage.path_of(stored.cal_dir, stored.cal_file)
-        expected.add(path)
         report.files_checked += 1
-        if finding := _verify(
-            path, f"{stored.cal_dir}/{stored.cal_file}", stored.size_bytes, stored.sha256
-        ):
+        path = storage.path_of(stored.cal_dir, stored.cal_file)
+        relative = f"{stored.cal_dir}/{stored.cal_file}"
+        if finding := _verify(path, relative, stored.size_bytes, stored.sha256):
             report.findings.append(finding)
     for release in session.scalars(select(Release)):
-        path = release_path(storage, release.index_dir, release.caldbver)
-        expected.add(path)
         report.releases_checked += 1
+        path = release_path(storage, release.index_dir, release.caldbver)
         relative = str(path.relative_to(storage.root))
         if finding := _verify(path, relative, release.size_bytes, release.sha256):
             report.findings.append(finding)
+
+
+def _expected_paths(session: Session, storage: Storage, registry: Registry) -> set[Path]:
+    """Every file ``data/`` may hold: held files, releases, exported indexes."""
+    held = session.execute(
+        select(CalibrationFile.cal_dir, CalibrationFile.cal_file).where(
+            CalibrationFile.sha256.is_not(None)
+        )
+    )
+    expected = {storage.path_of(cal_dir, cal_file) for cal_dir, cal_file in held}
+    for index_dir, caldbver in session.execute(select(Release.index_dir, Release.caldbver)):
+        expected.add(release_path(storage, index_dir, caldbver))
     exported = set(session.scalars(select(CatalogueIndex.index_dir)))
     exported |= {entry[2] for entry in registry.index_entries()}  # empty registered indexes
     expected |= {storage.root / index_dir / CIF_NAME for index_dir in exported}
@@ -108,44 +114,44 @@ def _move_to_trash(storage: Storage, path: Path) -> None:
     path.replace(destination)
 
 
+def _leftover(storage: Storage, path: Path, report: FsckReport, *, old: bool, repair: bool) -> None:
+    """A temporary file of an interrupted upload or write: a notice; removed once old."""
+    relative = str(path.relative_to(storage.root))
+    report.findings.append(
+        Finding("temporary", relative, "left by an interrupted write", severe=False)
+    )
+    if repair and old:
+        path.unlink(missing_ok=True)
+        report.repaired.append(relative)
+
+
+def _stray(storage: Storage, path: Path, report: FsckReport, *, old: bool, repair: bool) -> None:
+    """A file of ``data/`` the catalogue does not know (invisible to clients)."""
+    relative = str(path.relative_to(storage.root))
+    detail = "not in the catalogue (a crash between an upload's rename and its commit?)"
+    recent = "" if old else "; recent, may be in flight"
+    report.findings.append(Finding("stray", relative, detail + recent, severe=old))
+    if repair and old:
+        _move_to_trash(storage, path)
+        report.repaired.append(relative)
+
+
 def fsck(
     session: Session, storage: Storage, registry: Registry, *, repair: bool = False
 ) -> FsckReport:
     """Compare the catalogue with the tree (see the module docstring)."""
     report = FsckReport()
-    expected = _expected_paths(session, storage, registry, report)
+    _verify_catalogue(session, storage, report)
+    expected = _expected_paths(session, storage, registry)
     horizon = time.time() - GRACE_SECONDS
-    data = storage.root / "data"
-    for path in sorted(
-        p for p in data.rglob("*") if p.is_file() and not p.name.startswith(".tmp-")
-    ):
+    for path in sorted(p for p in (storage.root / "data").rglob("*") if p.is_file()):
         if path in expected:
             continue
-        relative = str(path.relative_to(storage.root))
-        young = path.stat().st_mtime >= horizon
-        detail = "not in the catalogue (interrupted upload?)"
-        report.findings.append(
-            Finding(
-                "stray",
-                relative,
-                detail + (" - recent, may be in flight" if young else ""),
-                severe=not young,
-            )
-        )
-        if repair and not young:
-            _move_to_trash(storage, path)
-            report.repaired.append(relative)
-    for leftover in sorted(storage.incoming_dir.glob("*")):
-        old = leftover.stat().st_mtime < horizon
-        report.findings.append(
-            Finding(
-                "temporary",
-                str(leftover.relative_to(storage.root)),
-                "left by an interrupted upload",
-                severe=False,
-            )
-        )
-        if repair and old:
-            leftover.unlink(missing_ok=True)
-            report.repaired.append(str(leftover.relative_to(storage.root)))
+        old = path.stat().st_mtime < horizon
+        if path.name.startswith(TEMPORARY_PREFIX):
+            _leftover(storage, path, report, old=old, repair=repair)
+        else:
+            _stray(storage, path, report, old=old, repair=repair)
+    for path in sorted(storage.incoming_dir.glob("*")):
+        _leftover(storage, path, report, old=path.stat().st_mtime < horizon, repair=repair)
     return report

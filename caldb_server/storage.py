@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import os
 import re
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,10 +30,12 @@ from typing import BinaryIO
 from sqlalchemy.orm import Session
 
 __all__ = [
+    "TEMPORARY_PREFIX",
     "IncomingFile",
     "StagedFile",
     "Storage",
     "UnsafePathError",
+    "atomic_file",
     "check_file_name",
     "check_relative_dir",
     "fsync_directory",
@@ -68,6 +71,33 @@ def check_relative_dir(path: str) -> str:
     if not path or any(not _DIR_PART.fullmatch(p) or p in (".", "..") for p in parts):
         raise UnsafePathError(f"{path!r} is not a clean relative directory under the CALDB")
     return path
+
+
+TEMPORARY_PREFIX = ".tmp-"  # files being written in place; fsck knows them
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """Write a file completely next to ``path``, then rename it over ``path`` (durably).
+
+    Readers see the old file or the new one, never a partial one. The permissions of a
+    replaced file are kept (a new one is 0644, readable by a web server serving the tree).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
+    descriptor, name = tempfile.mkstemp(prefix=f"{TEMPORARY_PREFIX}{path.name}.", dir=path.parent)
+    temporary = Path(name)
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        temporary.chmod(mode)
+        temporary.replace(path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    fsync_directory(path.parent)
 
 
 def fsync_directory(path: Path) -> None:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
 from astropy.io import fits
+
+from caldb_server.storage import atomic_file
 
 __all__ = ["Destination", "own_stream", "write_hdulist"]
 
@@ -46,33 +46,8 @@ def _write(hdulist: fits.HDUList, destination: Destination) -> None:
     if not isinstance(destination, str | os.PathLike):
         hdulist.writeto(destination)
         return
-    path = Path(destination)
-    # Keep the permissions of the file being replaced; mkstemp's 0600 would hide a new
-    # index from the web server that publishes the CALDB tree.
-    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    temporary_path = Path(temporary)
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            hdulist.writeto(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        temporary_path.chmod(mode)
-        temporary_path.replace(path)
-    except BaseException:
-        temporary_path.unlink(missing_ok=True)
-        raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename durable (not possible on every platform, hence best effort)."""
-    with contextlib.suppress(OSError):
-        descriptor = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+    with atomic_file(Path(destination)) as stream:
+        hdulist.writeto(stream)
 
 
 def own_stream(source: Destination) -> str | os.PathLike[str] | BinaryIO:

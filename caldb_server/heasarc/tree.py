@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -34,7 +32,7 @@ from caldb_server.heasarc.cif import CifRow, write_cif
 from caldb_server.heasarc.config_files import format_caldb_config, write_alias_config
 from caldb_server.instruments.service import catalogue_instruments
 from caldb_server.registry import Registry
-from caldb_server.storage import IncomingFile, Storage, fsync_directory, sha256_of, stage
+from caldb_server.storage import IncomingFile, Storage, atomic_file, sha256_of, stage
 
 __all__ = [
     "CIF_NAME",
@@ -170,14 +168,8 @@ def alias_config_bytes(registry: Registry) -> bytes:
 
 
 def _write_bytes(destination: Path, data: bytes) -> None:
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=destination.parent, prefix=".tmp-")
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    Path(temporary).replace(destination)
-    fsync_directory(destination.parent)
+    with atomic_file(destination) as stream:
+        stream.write(data)
 
 
 def export_tree(session: Session, storage: Storage, registry: Registry) -> list[Path]:

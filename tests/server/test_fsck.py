@@ -200,6 +200,17 @@ def test_leftover_incoming_part_is_a_notice(root, cli_env, age, removed):
     assert part.exists() is not removed
 
 
+@pytest.mark.parametrize(("age", "removed"), [(0, False), (2 * GRACE_SECONDS, True)])
+def test_interrupted_index_write_is_a_notice(root, cli_env, age, removed):
+    leftover = root / "data/svom/mxt/.tmp-caldb.indx.x1y2z3"  # an export killed mid-write
+    leftover.write_bytes(b"half an index")
+    _age(leftover, age)
+    report = fsck_json(cli_env, "--repair")
+    assert report["consistent"] is True
+    assert [(f["kind"], f["severe"]) for f in report["findings"]] == [("temporary", False)]
+    assert leftover.exists() is not removed
+
+
 def test_fsck_reports_every_problem_at_once(root, cli_env):
     (root / GAIN).unlink()
     _truncate(root / RELEASE)
