@@ -29,6 +29,8 @@ from caldb_selection.expression import ANY, Expression
 from caldb_selection.timespec import mjd_to_datetime
 
 __all__ = [
+    "ANY_VALUE",
+    "NONE",
     "Candidate",
     "Query",
     "Reason",

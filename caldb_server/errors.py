@@ -164,7 +164,7 @@ def _handle_database_unavailable(error: OperationalError) -> Response:
     log.warning("database unavailable on %s %s: %s", request.method, request.path, error.orig)
     return _handle_caldb_error(
         ServiceUnavailable(
-            "the database cannot be reached at the moment; try again shortly",
+            "the database is unavailable at the moment; try again shortly",
             headers={"Retry-After": "5"},
         )
     )

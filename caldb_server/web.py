@@ -18,7 +18,15 @@ from caldb_server.config import Settings
 from caldb_server.registry import Registry
 from caldb_server.storage import Storage
 
-__all__ = ["Caldb", "api_root", "db_session", "extension", "init_app", "request_time"]
+__all__ = [
+    "Caldb",
+    "api_root",
+    "db_session",
+    "extension",
+    "init_app",
+    "parse_flag",
+    "request_time",
+]
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -43,6 +51,23 @@ def db_session() -> Session:
     if "db_session" not in g:
         g.db_session = extension().database.session(write=request.method in WRITE_METHODS)
     return g.db_session
+
+
+_FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def parse_flag(text: str) -> bool:
+    """A boolean request value: true/false, 1/0, yes/no (any case).
+
+    Raises
+    ------
+    ValueError
+        For anything else.
+    """
+    try:
+        return _FLAGS[text.strip().lower()]
+    except KeyError:
+        raise ValueError("must be true or false") from None
 
 
 def api_root() -> str:

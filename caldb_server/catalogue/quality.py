@@ -14,6 +14,7 @@ __all__ = ["GOOD", "SUPERSEDED", "change_quality", "qualities_as_of"]
 
 GOOD = 0
 SUPERSEDED = 5  # HEASARC's "bad": udcif and caldbflag set it on replaced datasets
+_CHUNK = 1000
 
 
 def change_quality(
@@ -53,14 +54,16 @@ def qualities_as_of(
     without a later change keep their current value (not in the returned mapping).
     """
     ids = list(dataset_ids)
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(QualityChange.dataset_id, QualityChange.old_qual)
-        .where(QualityChange.dataset_id.in_(ids), QualityChange.changed_at > moment)
-        .order_by(QualityChange.dataset_id, QualityChange.changed_at, QualityChange.id)
-    )
     earlier: dict[int, int] = {}
-    for dataset_id, old_qual in rows:
-        earlier.setdefault(dataset_id, old_qual)
+    for start in range(0, len(ids), _CHUNK):  # stay far below the drivers' parameter limits
+        rows = session.execute(
+            select(QualityChange.dataset_id, QualityChange.old_qual)
+            .where(
+                QualityChange.dataset_id.in_(ids[start : start + _CHUNK]),
+                QualityChange.changed_at > moment,
+            )
+            .order_by(QualityChange.dataset_id, QualityChange.changed_at, QualityChange.id)
+        )
+        for dataset_id, old_qual in rows:
+            earlier.setdefault(dataset_id, old_qual)
     return earlier

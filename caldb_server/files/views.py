@@ -13,14 +13,12 @@ from caldb_server.catalogue.models import CalibrationFile
 from caldb_server.catalogue.serialize import dataset_json, dataset_values
 from caldb_server.errors import BadRequest, CaldbError, NotFound, ValidationFailed
 from caldb_server.ingest.service import ingest_file
-from caldb_server.web import api_root, db_session, extension
+from caldb_server.web import api_root, db_session, extension, parse_flag
 
 __all__ = ["blueprint", "send_calibration_file"]
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("files", __name__)
-
-_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 
 
 def send_calibration_file(stored: CalibrationFile) -> Response:
@@ -65,13 +63,12 @@ def file_content_view(file_id: int) -> Response:
 
 
 def _supersede_flag() -> bool:
-    value = request.form.get("supersede", "false").lower()
-    if value not in _BOOLEANS:
+    try:
+        return parse_flag(request.form.get("supersede", "false"))
+    except ValueError as error:
         raise ValidationFailed(
-            "supersede must be true or false",
-            errors=[{"field": "supersede", "reason": "must be true or false"}],
-        )
-    return _BOOLEANS[value]
+            "supersede must be true or false", errors=[{"field": "supersede", "reason": str(error)}]
+        ) from None
 
 
 @blueprint.post("/files")

@@ -235,8 +235,9 @@ def release_index(
         created_by=actor,
         created_at=now,
     )
+    # Published by the commit, like an upload: no release file without its row (and a
+    # failed flush discards the temporary file with the rest of the unit of work).
+    stage(session, frozen, release_path(storage, index_dir, caldbver))
     session.add(release)
     session.flush()
-    # Published by the commit, like an upload: no release file without its row.
-    stage(session, frozen, release_path(storage, index_dir, caldbver))
     return release

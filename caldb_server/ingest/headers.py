@@ -29,11 +29,11 @@ from caldb_selection import (
     parse_time_of_day,
     ref_time,
 )
+from caldb_server.heasarc.cif import CBD_SLOTS
 from caldb_server.ingest.compression import CompressionError, plain_copy
 
 __all__ = ["Check", "FileReading", "HduDataset", "read_calibration_file"]
 
-CBD_SLOTS = 9
 CLASSES = ("BCF", "CPF")
 DATA_TYPES = ("DATA", "TASK")
 REQUIRED = ("TELESCOP", "INSTRUME", "CCNM0001", "CDTP0001", "CVSD0001", "CVST0001", "CDES0001")

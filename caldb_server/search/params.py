@@ -22,6 +22,7 @@ from caldb_selection import (
 from caldb_server.errors import ValidationFailed
 from caldb_server.registry import Registry
 from caldb_server.search.service import SearchRequest
+from caldb_server.web import parse_flag
 
 __all__ = ["MAX_MAXRET", "parse_as_of", "parse_search_params"]
 
@@ -43,7 +44,6 @@ PARAMETERS = frozenset(
     }
 )
 _NAME_LENGTHS = {"mission": 10, "instrument": 10, "codename": 20, "detector": 20, "filter": 10}
-_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 def parse_as_of(text: str) -> datetime:
@@ -61,12 +61,6 @@ def _maxret(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= MAX_MAXRET:
         raise ValueError(f"must be an integer from 1 to {MAX_MAXRET}")
     return int(text)
-
-
-def _boolean(text: str) -> bool:
-    if text.lower() not in _BOOLEANS:
-        raise ValueError("must be true or false")
-    return _BOOLEANS[text.lower()]
 
 
 def _names(args: MultiDict[str, str], errors: list[dict[str, Any]]) -> dict[str, str]:
@@ -137,7 +131,7 @@ def parse_search_params(
     names = _names(args, errors)
     mission = names["mission"] or "SVOM"
     maxret = _convert(args, "maxret", _maxret, DEFAULT_MAXRET, errors)
-    explain = _convert(args, "explain", _boolean, False, errors)
+    explain = _convert(args, "explain", parse_flag, False, errors)
     as_of = _convert(args, "as_of", parse_as_of, None, errors)
     expression = _convert(args, "expr", parse_expression, None, errors)
     time_mjd = _requested_time(args, now, errors)

@@ -25,14 +25,13 @@ from sqlalchemy.orm import Session
 
 from caldb_selection import Query, Rejection
 from caldb_selection import select as quzcif_select
+from caldb_selection.select import ANY_VALUE, NONE
 from caldb_server.catalogue.models import CalibrationFile, Dataset, boundaries_column
 from caldb_server.catalogue.quality import GOOD, qualities_as_of
 
 __all__ = ["SearchAnswer", "SearchRequest", "search"]
 
 FIRST_PAGE = 64
-ANY_VALUE = "-"
-NONE = "NONE"
 
 # Every column a search result carries: the dataset's and its file's.
 RESULT_COLUMNS = (
