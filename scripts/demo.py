@@ -19,7 +19,6 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +91,7 @@ def show_search(url: str, title: str, **params: str) -> None:
 
 
 def upload_gain_epochs(url: str, headers: dict[str, str]) -> str:
-    """Upload two GAIN epochs; return an instant between the two uploads (for as_of)."""
+    """Upload two GAIN epochs; return when a search answered between them (for as_of)."""
     between = ""
     for name, valid_from, gain in (
         ("mxt_gain_20240622v001.fits", "2024-06-22", 3.60),
@@ -106,7 +105,11 @@ def upload_gain_epochs(url: str, headers: dict[str, str]) -> str:
         )
         ids = [d["id"] for d in reply.json()["datasets"]]
         print(f"   {name}: HTTP {reply.status_code}, dataset ids {ids}")
-        between = between or datetime.now(UTC).isoformat()
+        if not between:  # a search between the uploads: its answered_at replays it later
+            search = requests.get(
+                f"{url}/api/v1/search", timeout=10, params={"instrument": "MXT", "codename": "GAIN"}
+            )
+            between = search.json()["answered_at"]
     return between
 
 
@@ -116,7 +119,7 @@ def searches(url: str, between: str) -> None:
     show_search(url, "GAIN on 2024-12-01", **gain, date="2024-12-01")
     show_search(url, "GAIN on 2025-07-01", **gain, date="2025-07-01")
     show_search(
-        url, "GAIN on 2025-07-01 as_of before 2nd upload", **gain, date="2025-07-01", as_of=between
+        url, "GAIN on 2025-07-01 as_of a search before", **gain, date="2025-07-01", as_of=between
     )
     show_search(
         url,
