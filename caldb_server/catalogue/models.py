@@ -47,9 +47,10 @@ ACTOR_LENGTH = 200
 class CatalogueIndex(Base):
     """One HEASARC index (``data/<mission>/<inst>``): the unit that writers lock.
 
-    Every change to the datasets of an index first bumps ``serial`` in the same
-    transaction. That update is the write lock (a row lock on PostgreSQL, the database lock
-    on SQLite), and ``serial`` tells a cached ``caldb.indx`` whether it is still current.
+    Writers lock its row before deciding anything (``catalogue.indexes.lock_index``); a
+    unit of work that changes the index's datasets also increments ``serial`` and sets
+    ``updated_at`` (the date of CALDBVER), which tells a cached ``caldb.indx`` whether it
+    is still current.
     """
 
     __tablename__ = "catalogue_indexes"

@@ -1,8 +1,9 @@
 """The HEASARC side of the catalogue: index files, configuration files, releases.
 
 ``caldb.indx`` files are generated from the catalogue. The current index of an instrument
-is cached under ``.cache/cif/`` and named after the index's ``serial``, which every write
-bumps in its transaction, so a cached file is current exactly when its serial is.
+is cached under ``.cache/cif/`` and named after the index's ``serial``, which every change
+of the index's datasets increments in its transaction, so a cached file is current exactly
+when its serial is.
 """
 
 from __future__ import annotations
