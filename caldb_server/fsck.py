@@ -101,7 +101,7 @@ def _expected_paths(session: Session, storage: Storage, registry: Registry) -> s
     for index_dir, caldbver in session.execute(select(Release.index_dir, Release.caldbver)):
         expected.add(release_path(storage, index_dir, caldbver))
     exported = set(session.scalars(select(CatalogueIndex.index_dir)))
-    exported |= {entry[2] for entry in registry.index_entries()}  # empty registered indexes
+    exported |= registry.index_dirs()  # registered indexes are exported even when empty
     expected |= {storage.root / index_dir / CIF_NAME for index_dir in exported}
     return expected
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import io
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +32,7 @@ from caldb_server.heasarc.cif import CifRow, write_cif
 from caldb_server.heasarc.config_files import format_caldb_config, write_alias_config
 from caldb_server.instruments.service import catalogue_instruments
 from caldb_server.registry import Registry
-from caldb_server.storage import IncomingFile, Storage, atomic_file, sha256_of, stage
+from caldb_server.storage import Storage, atomic_file, stage
 
 __all__ = [
     "CIF_NAME",
@@ -98,15 +97,17 @@ def write_index(session: Session, index_dir: str, destination: Path, *, caldbver
     write_cif(cif_rows(session, index_dir), destination, caldbver=caldbver)
 
 
-def _index_state(
-    session: Session, registry: Registry, index_dir: str
-) -> tuple[int, str | None] | None:
-    """(serial, CALDBVER) of an index; a registered one without datasets yet is (0, None)."""
+def _index_state(session: Session, registry: Registry, index_dir: str) -> tuple[int, str] | None:
+    """(serial, CALDBVER) of an index, or None if there is no such index.
+
+    CALDBVER is the date of the index's last change; a registered index without datasets
+    yet has serial 0 and today's date.
+    """
     index = session.get(CatalogueIndex, index_dir)
     if index is not None:
         return index.serial, index.updated_at.strftime("%Y%m%d")
-    if index_dir in {entry[2] for entry in registry.index_entries()}:
-        return 0, None
+    if index_dir in registry.index_dirs():
+        return 0, utcnow().strftime("%Y%m%d")
     return None
 
 
@@ -128,7 +129,7 @@ def current_index(
     cached = directory / f"{CIF_NAME}.{serial}"
     if not cached.exists():
         directory.mkdir(parents=True, exist_ok=True)
-        write_index(session, index_dir, cached, caldbver=caldbver or utcnow().strftime("%Y%m%d"))
+        write_index(session, index_dir, cached, caldbver=caldbver)
         _prune(directory, serial)
     return cached
 
@@ -180,14 +181,12 @@ def export_tree(session: Session, storage: Storage, registry: Registry) -> list[
     Registered indexes without datasets get an empty CIF.
     """
     written = []
-    index_dirs = set(session.scalars(select(CatalogueIndex.index_dir)))
-    index_dirs |= {entry[2] for entry in registry.index_entries()}
+    index_dirs = set(session.scalars(select(CatalogueIndex.index_dir))) | registry.index_dirs()
     for index_dir in sorted(index_dirs):
-        serial_and_version = _index_state(session, registry, index_dir)
-        assert serial_and_version is not None
-        caldbver = serial_and_version[1] or utcnow().strftime("%Y%m%d")
+        state = _index_state(session, registry, index_dir)
+        assert state is not None
         destination = storage.root / index_dir / CIF_NAME
-        write_index(session, index_dir, destination, caldbver=caldbver)
+        write_index(session, index_dir, destination, caldbver=state[1])
         written.append(destination)
     tools = storage.root / TOOLS_DIR
     _write_bytes(tools / "caldb.config", caldb_config_text(session, registry).encode("ascii"))
@@ -221,12 +220,10 @@ def release_index(
     if existing is not None:
         raise Conflict(f"release {caldbver} of {index_dir} exists already; releases are immutable")
     rows = list(cif_rows(session, index_dir))
-    storage.incoming_dir.mkdir(parents=True, exist_ok=True)
-    temporary = storage.incoming_dir / f"{uuid.uuid4().hex}.part"
-    write_cif(rows, temporary, caldbver=caldbver)
-    frozen = IncomingFile(
-        temporary, CIF_NAME + caldbver, sha256_of(temporary), temporary.stat().st_size
-    )
+    content = io.BytesIO()
+    write_cif(rows, content, caldbver=caldbver)
+    content.seek(0)
+    frozen = storage.write_incoming(content, CIF_NAME + caldbver)  # hashed as it is written
     release = Release(
         index_dir=index_dir,
         caldbver=caldbver,

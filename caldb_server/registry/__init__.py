@@ -78,6 +78,10 @@ class Registry:
             for instrument in mission.instruments.values()
         ]
 
+    def index_dirs(self) -> set[str]:
+        """Index directories of every registered instrument."""
+        return {directory for _, _, directory in self.index_entries()}
+
     def aliases(self) -> dict[str, dict[str, tuple[str, ...]]]:
         """Aliases by mission, for ``alias_config.fits``."""
         return {m.name: dict(m.aliases) for m in self.missions.values() if m.aliases}
