@@ -6,7 +6,7 @@ import io
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,9 @@ from astropy.io import fits
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from caldb_server.catalogue.models import CalibrationFile, CatalogueIndex, Dataset
 from caldb_server.config import DEFAULT_REGISTRY
+from caldb_server.db import utcnow
 from caldb_server.heasarc.config_files import parse_caldb_config, read_alias_config
 
 _NAME = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,9}")
@@ -143,7 +145,6 @@ def assert_problem(response: TestResponse, status: int) -> dict[str, Any]:
 
 def import_index(app: Any, cif: Path, files_root: Path | None = None) -> Any:
     """Import a HEASARC CIF into the test app's catalogue (as ``caldb-server import-cif``)."""
-    from caldb_server.db import utcnow  # noqa: PLC0415 - keeps this module's imports light
     from caldb_server.imports.service import import_cif  # noqa: PLC0415
     from caldb_server.web import extension  # noqa: PLC0415
 
@@ -165,3 +166,50 @@ def assert_fitsverify_clean(path: Path) -> None:
     # -q prints "verification OK" only with 0 errors and 0 warnings; the exit code counts both.
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("verification OK"), result.stdout
+
+
+def mxt_gain_dataset(**values: Any) -> dict[str, Any]:
+    """Column values of an MXT GAIN dataset row (for writing the catalogue directly)."""
+    return {
+        "telescop": "SVOM",
+        "instrume": "MXT",
+        "detnam": "NONE",
+        "filter": "NONE",
+        "cal_dev": "ONLINE",
+        "cal_clas": "BCF",
+        "cal_dtyp": "DATA",
+        "cal_cnam": "GAIN",
+        "cal_cbd": ["NONE"] * 9,
+        "cal_xno": 1,
+        "cal_vsd": "2023-01-01",
+        "cal_vst": "00:00:00",
+        "ref_time": 59945.0,
+        "cal_qual": 0,
+        "cal_date": "2026-01-01",
+        "cal_desc": "test",
+        "indexed_by": "test",
+        "indexed_at": utcnow(),
+    } | values
+
+
+def insert_datasets(database: Any, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Write datasets of one MXT file straight into the catalogue, bypassing ingestion.
+
+    For tests that need many datasets or exact REF_TIMEs fast; ``rows`` come from
+    :func:`mxt_gain_dataset`.
+    """
+    now = utcnow()
+    with database.unit_of_work() as session:
+        session.add(
+            CatalogueIndex(index_dir="data/svom/mxt", telescop="SVOM", serial=1, updated_at=now)
+        )
+        session.flush()  # no relationship orders this insert before the file's
+        stored = CalibrationFile(
+            index_dir="data/svom/mxt",
+            cal_dir="data/svom/mxt/bcf/gain",
+            cal_file="many.fits",
+            origin="import",
+            uploaded_by="test",
+            uploaded_at=now,
+        )
+        session.add_all([Dataset(file=stored, **row) for row in rows])

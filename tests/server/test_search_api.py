@@ -8,12 +8,18 @@ import pytest
 
 from caldb_selection import Query, parse_expression, requested_mjd, select
 from caldb_server import create_app
-from caldb_server.catalogue.models import CalibrationFile, CatalogueIndex, Dataset
 from caldb_server.db import utcnow
 from caldb_server.search import service
 from caldb_server.web import extension
 from tests.conftest import app_settings, fresh_database
-from tests.helpers import MXT_GAIN, assert_problem, calfile_bytes, upload
+from tests.helpers import (
+    MXT_GAIN,
+    assert_problem,
+    calfile_bytes,
+    insert_datasets,
+    mxt_gain_dataset,
+    upload,
+)
 
 SEARCH = "/api/v1/search"
 
@@ -294,41 +300,7 @@ def random_catalogue(backend, tmp_path_factory):
     directory = tmp_path_factory.mktemp("random")
     app = create_app(app_settings(fresh_database(backend, directory), directory, None))
     rows = _random_catalogue(random.Random(20261121), 400)
-    now = utcnow()
-    with extension(app).database.unit_of_work() as session:
-        session.add(
-            CatalogueIndex(index_dir="data/svom/mxt", telescop="SVOM", serial=1, updated_at=now)
-        )
-        session.flush()  # no relationship orders these inserts
-        stored = CalibrationFile(
-            index_dir="data/svom/mxt",
-            cal_dir="data/svom/mxt/bcf/gain",
-            cal_file="many.fits",
-            origin="import",
-            uploaded_by="t",
-            uploaded_at=now,
-        )
-        session.add(stored)
-        for number, row in enumerate(rows):
-            session.add(
-                Dataset(
-                    file=stored,
-                    telescop="SVOM",
-                    instrume="MXT",
-                    cal_dev="ONLINE",
-                    cal_clas="BCF",
-                    cal_dtyp="DATA",
-                    cal_cnam="GAIN",
-                    cal_xno=number % 30000,
-                    cal_vsd="2010-01-01",
-                    cal_vst="00:00:00",
-                    cal_date="2026-01-01",
-                    cal_desc="random",
-                    indexed_by="t",
-                    indexed_at=now,
-                    **row,
-                )
-            )
+    insert_datasets(extension(app).database, [mxt_gain_dataset(**row) for row in rows])
     yield app, rows
     extension(app).database.dispose()
 
