@@ -96,9 +96,10 @@ def test_token_in_the_query_string_is_refused(client, make_token):
     assert "URL" in body["detail"]
 
 
-def test_reader_cannot_upload_or_change_quality(client, make_token, uploader):
+def test_reader_cannot_upload_or_change_quality(client, app_config, make_token, uploader):
     reader = bearer(make_token("reader"))
     assert_problem(upload(client, calfile_bytes(MXT_GAIN), "g.fits", headers=reader), 403)
+    assert tree_files(app_config["ROOT"]) == []
     dataset = upload(client, calfile_bytes(MXT_GAIN), "g.fits", headers=uploader).get_json()[
         "datasets"
     ][0]

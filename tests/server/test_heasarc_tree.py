@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import shutil
-import subprocess
 
 import pytest
 from astropy.io import fits
@@ -15,9 +13,15 @@ from caldb_server.db import utcnow
 from caldb_server.heasarc.cif import CifRow, read_cif
 from caldb_server.heasarc.config_files import parse_caldb_config, read_alias_config
 from caldb_server.heasarc.tree import release_index
-from caldb_server.imports.service import import_cif
 from caldb_server.web import extension
-from tests.helpers import MXT_GAIN, assert_fitsverify_clean, assert_problem, calfile_bytes, upload
+from tests.helpers import (
+    MXT_GAIN,
+    assert_fitsverify_clean,
+    assert_problem,
+    calfile_bytes,
+    import_index,
+    upload,
+)
 
 INDEX = "/caldb/data/svom/mxt/caldb.indx"
 SWIFT_INDEX = "/caldb/data/swift/xrt/caldb.indx"
@@ -65,16 +69,7 @@ def _upload(client, uploader, name, *hdus):
 
 
 def _import_swift(app, heasarc_dir, files_root=None):
-    services = extension(app)
-    with services.database.unit_of_work() as session:
-        return import_cif(
-            session,
-            services.storage,
-            heasarc_dir / SWIFT_CIF,
-            files_root=files_root,
-            actor="test",
-            now=utcnow(),
-        )
+    return import_index(app, heasarc_dir / SWIFT_CIF, files_root)
 
 
 def fetch(client, path, method="GET"):
@@ -345,50 +340,6 @@ def test_imported_index_is_served_and_unheld_files_are_404(app, client, heasarc_
     body = assert_problem(fetch(client, f"/caldb/{RMF}"), 404)
     assert "not held" in body["detail"]
     assert fetch(client, f"/caldb/{RMF}", method="HEAD").status_code == 404
-
-
-@pytest.fixture
-def fitscopy():
-    path = shutil.which("fitscopy")
-    if path is None:
-        pytest.skip("CFITSIO's fitscopy is not installed (Debian package libcfitsio-bin)")
-    return path
-
-
-def _fitscopy(fitscopy, url, destination):
-    result = subprocess.run(
-        [fitscopy, url, f"!{destination}"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_cfitsio_reads_the_index_over_http(app, live_server, heasarc_dir, tmp_path, fitscopy):
-    _import_swift(app, heasarc_dir)
-    copy = tmp_path / "copy.fits"
-    # CFITSIO asks for caldb.indx.gz and caldb.indx.Z first; their 404s must not stop it.
-    _fitscopy(fitscopy, f"{live_server}{SWIFT_INDEX}", copy)
-    served = read_cif(io.BytesIO(fetch(app.test_client(), SWIFT_INDEX).get_data()))
-    copied = read_cif(copy)
-    assert copied.rows == served.rows
-    assert len(copied.rows) == 699
-    assert copied.caldbver == served.caldbver
-
-
-def test_cfitsio_reads_a_calibration_file_over_http(
-    client, uploader, live_server, tmp_path, fitscopy
-):
-    content = calfile_bytes(MXT_GAIN)
-    assert upload(client, content, "mxt_gain_v1.fits", headers=uploader).status_code == 201
-    copy = tmp_path / "gain.fits"
-    path = "/caldb/data/svom/mxt/bcf/gain/mxt_gain_v1.fits"
-    _fitscopy(fitscopy, f"{live_server}{path}[1]", copy)
-    with fits.open(copy) as copied, fits.open(io.BytesIO(content)) as original:
-        assert copied[1].header["CCNM0001"] == "GAIN"
-        assert list(copied[1].data["RAWX"]) == list(original[1].data["RAWX"])
 
 
 def test_cached_index_file_is_regenerated_if_deleted(app, client, mxt):
