@@ -13,30 +13,33 @@ Run: ``.venv/bin/python benchmarks/bench_search.py [--datasets 100000] [--databa
 from __future__ import annotations
 
 import argparse
-import http.client
 import io
 import itertools
 import json
-import multiprocessing
 import os
 import platform
 import random
-import re
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from statistics import fmean
 from typing import Any
 from urllib.parse import urlencode
 
+from harness import (
+    busy_share,
+    connect,
+    free_port,
+    percentile,
+    python_load,
+    running,
+    timed_get,
+    wrk_load,
+)
 from sqlalchemy import Engine, create_engine, insert, make_url, text
 from sqlalchemy.orm import Session
 
@@ -64,16 +67,8 @@ FILE_FIELDS = {"sha256": None, "size_bytes": None, "origin": "import", "uploaded
 DATASET_FIELDS = {"telescop": "SVOM", "filter": "NONE", "cal_dev": "ONLINE", "cal_clas": "BCF"}
 DISTINCT_QUERIES, API_REQUESTS, REMOTE_QUERIES = 500, 2000, 12
 LOAD_CLIENTS, LOAD_SECONDS, WARM_SECONDS = 8, 10, 3
-WRK_SCRIPT = """local paths = {%s}
-local i = 0
-function request()
-  i = i %% #paths + 1
-  return wrk.format("GET", paths[i])
-end
-"""
 INDEX = "/caldb/data/svom/{}/caldb.indx"
 Row = dict[str, Any]
-Load = tuple[float, float, float]  # searches/s, p50 ms, p99 ms
 
 
 def codenames() -> dict[str, list[str]]:
@@ -180,66 +175,6 @@ def make_queries(rng: random.Random, count: int) -> list[dict[str, str]]:
     return queries
 
 
-def connect(port: int, timeout: float = 120) -> http.client.HTTPConnection:
-    return http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-
-
-def timed_get(connection: http.client.HTTPConnection, path: str) -> tuple[float, bytes]:
-    """GET ``path`` (HTTP 200 required); return (milliseconds, body)."""
-    started = time.perf_counter()
-    connection.request("GET", path)
-    response = connection.getresponse()
-    body = response.read()
-    elapsed = (time.perf_counter() - started) * 1000
-    if response.status != 200:
-        raise RuntimeError(f"GET {path}: HTTP {response.status} {body[:300]!r}")
-    return elapsed, body
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def running(argv: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[None]:
-    """Run a server in its own process group until it answers; kill the group on exit."""
-    with log.open("w") as out:
-        server = subprocess.Popen(argv, env=env, stdout=out, stderr=out, start_new_session=True)
-        try:
-            for _ in range(300):
-                if server.poll() is not None:
-                    raise RuntimeError(f"{argv[0]} exited:\n{log.read_text()}")
-                try:
-                    timed_get(connect(port, 2), "/api/v1/health")
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            yield
-        finally:
-            os.killpg(server.pid, signal.SIGINT)  # quick shutdown for gunicorn too
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait()
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-def busy_share(seconds: float = 1.0) -> float:
-    """Share of the machine's CPU busy over ``seconds`` (others' jobs skew every measure)."""
-    before = [int(v) for v in Path("/proc/stat").read_text().split()[1:11]]
-    time.sleep(seconds)
-    after = [int(v) for v in Path("/proc/stat").read_text().split()[1:11]]
-    spent = [a - b for a, b in zip(after, before, strict=True)]
-    return 1 - (spent[3] + spent[4]) / max(1, sum(spent))
-
-
 def first_index_gets(port: int) -> dict[str, tuple[float, int]]:
     """(ms, bytes) of the first, uncached (generated) GET of each served caldb.indx."""
     connection, gets = connect(port), {}
@@ -282,44 +217,6 @@ def remote_run(port: int, queries: list[Row], answers: list[Row]) -> tuple[list[
     return latencies, mismatches
 
 
-def load_client(job: tuple[int, list[str], float, float]) -> list[float]:
-    """One client process: searches from ``start`` until ``end`` (epoch seconds)."""
-    port, paths, start, end = job
-    connection, latencies = connect(port, 30), []
-    time.sleep(max(0.0, start - time.time()))
-    for path in itertools.cycle(paths):
-        if time.time() >= end:
-            break
-        latencies.append(timed_get(connection, path)[0])
-    return latencies
-
-
-def python_load(port: int, paths: list[str], seconds: int, _work: Path) -> Load:
-    """Load from LOAD_CLIENTS client processes, one connection each (reconnecting if closed)."""
-    start = time.time() + 1.0
-    jobs = [(port, paths[n::LOAD_CLIENTS], start, start + seconds) for n in range(LOAD_CLIENTS)]
-    with multiprocessing.Pool(LOAD_CLIENTS) as pool:
-        latencies = [ms for part in pool.map(load_client, jobs) for ms in part]
-    return len(latencies) / seconds, percentile(latencies, 0.5), percentile(latencies, 0.99)
-
-
-def wrk_load(port: int, paths: list[str], seconds: int, work: Path) -> Load:
-    """Load from wrk (one thread, LOAD_CLIENTS connections) cycling through ``paths``."""
-    script = work / "searches.lua"
-    script.write_text(WRK_SCRIPT % ",\n".join(json.dumps(path) for path in paths))
-    argv = ["wrk", "-t1", f"-c{LOAD_CLIENTS}", f"-d{seconds}s", "--latency", "-s", str(script)]
-    output = subprocess.run(
-        [*argv, f"http://127.0.0.1:{port}"], check=True, capture_output=True, text=True
-    ).stdout
-    if "Non-2xx" in output or "Socket errors" in output:
-        print(f"!!! wrk saw errors:\n{output}")
-    units = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-    found = re.findall(r"(\d+)%\s+([\d.]+)(us|ms|s)\b", output)
-    quantiles = {share: float(value) * units[unit] for share, value, unit in found}
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1])
-    return rate, quantiles["50"], quantiles["99"]
-
-
 def export_seconds(database_url: str, root: Path) -> float:
     """Seconds to write every caldb.indx and the configuration files (``export_tree``)."""
     engine = make_engine(database_url)
@@ -348,8 +245,9 @@ def measure(database_url: str, queries: list[Row], work: Path) -> dict[str, Any]
     loader = wrk_load if shutil.which("wrk") else python_load
     results["client"] = "wrk -t1" if loader is wrk_load else "Python client processes"
     with running([*gunicorn, "caldb_server:create_app()"], env, port, work / "gunicorn.log"):
-        loader(port, paths, WARM_SECONDS, work)  # every worker compiles and caches first
-        results["load"] = loader(port, paths, LOAD_SECONDS, work)
+        # a warm-up first: every worker compiles its statements and fills its caches
+        loader(port, paths, WARM_SECONDS, work, LOAD_CLIENTS)
+        results["load"] = loader(port, paths, LOAD_SECONDS, work, LOAD_CLIENTS)
     results["export"] = export_seconds(database_url, work / "caldb")
     return results
 
