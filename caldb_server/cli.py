@@ -24,7 +24,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from caldb_server import create_app, devserver, migrate
-from caldb_server.auth.tokens import ROLES, issue_token
+from caldb_server.auth.tokens import ROLES, TokenError, issue_token
 from caldb_server.catalogue.models import CatalogueIndex
 from caldb_server.db import utcnow
 from caldb_server.errors import CaldbError, Conflict, NotFound, ValidationFailed
@@ -261,14 +261,17 @@ def create_token(roles: tuple[str, ...], subject: str | None, days: int | None) 
     """Print a signed bearer token, alone on stdout."""
     with _services(require_schema=False) as (_app, services):
         settings = services.settings
-        token = issue_token(
-            settings.secret_key,
-            subject=subject or getpass.getuser(),
-            roles=roles,
-            issuer=settings.token_issuer,
-            now=utcnow(),
-            lifetime=timedelta(days=days or settings.token_days),
-        )
+        try:
+            token = issue_token(
+                settings.secret_key,
+                subject=subject or getpass.getuser(),
+                roles=roles,
+                issuer=settings.token_issuer,
+                now=utcnow(),
+                lifetime=timedelta(days=days or settings.token_days),
+            )
+        except TokenError as error:
+            raise click.BadParameter(str(error), param_hint="--sub") from None
     click.echo(token)
 
 

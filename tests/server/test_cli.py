@@ -263,6 +263,7 @@ def test_export_writes_a_complete_local_caldb(cli_env, populated, client):
         (["create-token", "--role", "superuser"], "Invalid value for '--role'"),
         (["create-token"], "Missing option '--role'"),
         (["create-token", "--role", "reader", "--days", "0"], "--days"),
+        (["create-token", "--role", "reader", "--sub", "x" * 201], "1 to 200 characters"),
         (["fsck", "--repare"], "No such option"),
     ],
     ids=lambda case: " ".join(case[0]),
