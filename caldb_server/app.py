@@ -2,7 +2,8 @@
 
 ``create_app()`` reads the settings, opens the database, loads the registry, prepares the
 file tree, registers the blueprints (all JSON endpoints under ``/api/v1``, the HEASARC
-tree under ``/caldb``) and the error handlers. Importing this module has no side effect.
+tree under ``/caldb``), the error handlers and the access rules. Importing this module
+has no side effect.
 Production: ``gunicorn -w 4 -b 0.0.0.0:8000 'caldb_server:create_app()'``.
 """
 
@@ -14,6 +15,9 @@ from typing import Any
 from flask import Flask
 
 from caldb_server import web
+from caldb_server.auth.access import check_access_rules
+from caldb_server.auth.verification import build_verifier
+from caldb_server.auth.views import blueprint as auth_blueprint
 from caldb_server.config import load_settings
 from caldb_server.datasets.views import blueprint as datasets_blueprint
 from caldb_server.db import Database
@@ -25,6 +29,7 @@ from caldb_server.meta.views import blueprint as meta_blueprint
 from caldb_server.registry import load_registry
 from caldb_server.search.views import blueprint as search_blueprint
 from caldb_server.storage import Storage
+from caldb_server.users.views import blueprint as users_blueprint
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -35,6 +40,8 @@ API_BLUEPRINTS = (
     files_blueprint,
     instruments_blueprint,
     meta_blueprint,
+    auth_blueprint,
+    users_blueprint,
 )
 
 
@@ -49,7 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     config = dict(config or {})
     settings = load_settings(config)
-    app = Flask("caldb_server", instance_path=str(settings.instance_path))
+    app = Flask("caldb_server", instance_path=str(settings.instance_path), static_folder=None)
     app.config.update(
         TESTING=bool(config.get("TESTING", False)),
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
@@ -67,10 +74,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             Database(settings.database_url),
             load_registry(settings.registry_path),
             storage,
+            build_verifier(settings),
         ),
     )
     for blueprint in API_BLUEPRINTS:
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(heasarc_blueprint)
     register_error_handlers(app)
+    check_access_rules(app)  # every endpoint has a rule, enforced before each request
     return app

@@ -15,13 +15,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ConfigError", "Settings", "load_settings"]
+__all__ = ["ConfigError", "OidcSettings", "Settings", "load_settings", "parse_flag"]
 
 DEFAULT_REGISTRY = Path(__file__).parent / "registry" / "svom.yaml"
 
 
 class ConfigError(ValueError):
     """A setting with a value the server cannot use."""
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    """An external identity provider whose tokens are accepted (``CALDB_OIDC_*``)."""
+
+    issuer: str
+    audience: str
+    jwks: str  # a JWKS or PEM file path, or an http(s) URL of a JWKS document
+    roles_claim: str = "roles"
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,11 @@ class Settings:
     token_issuer: str = "svom-caldb"  # noqa: S105 - an issuer name, not a secret
     token_days: int = 30
     public_url: str | None = None
+    public_read: bool = True
+    oidc: OidcSettings | None = None
+    login_attempts: int = 5
+    login_window_s: int = 300
+    access_token_minutes: int = 60
 
     @property
     def max_upload_bytes(self) -> int:
@@ -115,6 +130,67 @@ def load_settings(
         token_issuer=values.get("TOKEN_ISSUER") or "svom-caldb",
         token_days=_positive_int("CALDB_TOKEN_DAYS", values.get("TOKEN_DAYS", 30)),
         public_url=_public_url(values.get("PUBLIC_URL")),
+        public_read=_flag("CALDB_PUBLIC_READ", values.get("PUBLIC_READ", True)),
+        oidc=_oidc(values),
+        login_attempts=_positive_int("CALDB_LOGIN_ATTEMPTS", values.get("LOGIN_ATTEMPTS", 5)),
+        login_window_s=_positive_int("CALDB_LOGIN_WINDOW", values.get("LOGIN_WINDOW", 300)),
+        access_token_minutes=_positive_int(
+            "CALDB_ACCESS_TOKEN_MINUTES", values.get("ACCESS_TOKEN_MINUTES", 60)
+        ),
+    )
+
+
+_FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def parse_flag(text: str) -> bool:
+    """A boolean setting or request value: true/false, 1/0, yes/no (any case).
+
+    Raises
+    ------
+    ValueError
+        For anything else.
+    """
+    try:
+        return _FLAGS[text.strip().lower()]
+    except KeyError:
+        raise ValueError("must be true or false") from None
+
+
+def _flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    try:
+        return parse_flag(str(value))
+    except ValueError:
+        raise ConfigError(f"{name} must be true or false, got {value!r}") from None
+
+
+_OIDC_REQUIRED = ("OIDC_ISSUER", "OIDC_AUDIENCE", "OIDC_JWKS")
+
+
+def _oidc(values: Mapping[str, Any]) -> OidcSettings | None:
+    """The identity provider, when its issuer, audience and keys are all set."""
+    present = [name for name in _OIDC_REQUIRED if values.get(name)]
+    if not present:
+        return None
+    if len(present) < len(_OIDC_REQUIRED):
+        missing = ", ".join(f"CALDB_{n}" for n in _OIDC_REQUIRED if n not in present)
+        raise ConfigError(f"an external identity provider also needs {missing}")
+    jwks = str(values["OIDC_JWKS"])
+    if not jwks.startswith(("http://", "https://")):
+        path = Path(jwks).expanduser().resolve()
+        if not path.is_file():
+            raise ConfigError(f"CALDB_OIDC_JWKS names no file: {jwks}")
+        jwks = str(path)
+    roles_claim = str(values.get("OIDC_ROLES_CLAIM") or "roles")
+    if not all(part.strip() for part in roles_claim.split(".")):
+        raise ConfigError(f"CALDB_OIDC_ROLES_CLAIM must be a claim name, got {roles_claim!r}")
+    return OidcSettings(
+        issuer=str(values["OIDC_ISSUER"]),
+        audience=str(values["OIDC_AUDIENCE"]),
+        jwks=jwks,
+        roles_claim=roles_claim,
     )
 
 

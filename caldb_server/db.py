@@ -14,14 +14,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from caldb_server import storage
 
-__all__ = ["Base", "Database", "UTCDateTime", "commit", "utcnow"]
+__all__ = ["Base", "Database", "UTCDateTime", "commit", "upsert_statement", "utcnow"]
 
 # Stable constraint names, so that migrations can refer to them on every backend.
 NAMING_CONVENTION = {
@@ -61,6 +62,15 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def upsert_statement(session: Session, table: Table) -> Any:
+    """``INSERT`` for ``table`` with ``on_conflict_do_update/nothing`` (both backends have it).
+
+    One atomic statement instead of read-then-write, which concurrent requests would race.
+    """
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 class Base(DeclarativeBase):

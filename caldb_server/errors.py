@@ -25,6 +25,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "ServiceUnavailable",
+    "TooManyRequests",
     "Unauthorized",
     "ValidationFailed",
     "problem_response",
@@ -102,6 +103,15 @@ class ValidationFailed(CaldbError):
     """The input was read but breaks rules; ``errors`` lists every failed check."""
 
     status, title, slug = 422, "Validation failed", "validation-failed"
+
+
+class TooManyRequests(CaldbError):
+    """Too many attempts (logins); ``Retry-After`` says when to try again."""
+
+    status, title, slug = 429, "Too many requests", "too-many-requests"
+
+    def __init__(self, detail: str, *, retry_after_s: int, **kwargs: Any):
+        super().__init__(detail, headers={"Retry-After": str(retry_after_s)}, **kwargs)
 
 
 class ServiceUnavailable(CaldbError):

@@ -7,14 +7,18 @@ success and rolls it back otherwise; this is the only commit of a request.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 from sqlalchemy.orm import Session
 
 from caldb_server import db
-from caldb_server.config import Settings
+from caldb_server.auth.verification import TokenVerifier
+from caldb_server.config import Settings, parse_flag
+from caldb_server.errors import PayloadTooLarge, ValidationFailed
 from caldb_server.registry import Registry
 from caldb_server.storage import Storage
 
@@ -24,21 +28,24 @@ __all__ = [
     "db_session",
     "extension",
     "init_app",
+    "json_object",
     "parse_flag",
     "request_time",
 ]
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_JSON_BODY = 64 * 1024
 
 
 @dataclass(frozen=True)
 class Caldb:
-    """The services of one app: settings, database, registry and file tree."""
+    """The services of one app: settings, database, registry, file tree, token verifier."""
 
     settings: Settings
     database: db.Database
     registry: Registry
     storage: Storage
+    verifier: TokenVerifier
 
 
 def extension(app: Flask | None = None) -> Caldb:
@@ -53,21 +60,34 @@ def db_session() -> Session:
     return g.db_session
 
 
-_FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-
-
-def parse_flag(text: str) -> bool:
-    """A boolean request value: true/false, 1/0, yes/no (any case).
+def json_object(fields: Collection[str], *, example: str) -> dict[str, Any]:
+    """The request's body as a JSON object with only the given ``fields`` (each optional).
 
     Raises
     ------
-    ValueError
-        For anything else.
+    PayloadTooLarge
+        For a body over :data:`MAX_JSON_BODY` bytes (these are small documents).
+    ValidationFailed
+        If the body is not a JSON object, or has unknown fields; ``example`` shows one.
     """
+    if (request.content_length or 0) > MAX_JSON_BODY:
+        raise PayloadTooLarge(f"this takes a small JSON object (at most {MAX_JSON_BODY} bytes)")
     try:
-        return _FLAGS[text.strip().lower()]
-    except KeyError:
-        raise ValueError("must be true or false") from None
+        body = request.get_json(silent=True)
+    except RecursionError:  # absurdly nested JSON
+        body = None
+    if not isinstance(body, dict):
+        raise ValidationFailed(
+            f"send a JSON object {example}",
+            errors=[{"field": "body", "reason": "must be a JSON object"}],
+        )
+    unknown = sorted(set(body) - set(fields))
+    if unknown:
+        raise ValidationFailed(
+            f"send a JSON object {example}",
+            errors=[{"field": f, "reason": "unknown field"} for f in unknown],
+        )
+    return body
 
 
 def api_root() -> str:

@@ -6,7 +6,7 @@ migrations (``caldb-server init``, tests), otherwise from ``CALDB_DATABASE_URL``
 
 from alembic import context
 
-import caldb_server.catalogue.models  # noqa: F401 - registers the tables on Base.metadata
+import caldb_server.models  # noqa: F401 - registers every table on Base.metadata
 from caldb_server.config import load_settings
 from caldb_server.db import Base, make_engine
 

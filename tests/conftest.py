@@ -161,7 +161,7 @@ def make_token() -> Callable[..., str]:
             issuer="svom-caldb",
             now=utcnow(),
             lifetime=lifetime,
-        )
+        ).token
 
     return make
 

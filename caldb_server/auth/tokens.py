@@ -1,26 +1,37 @@
-"""Issuing and verifying the CalDB's own bearer tokens (PyJWT, HS256).
+"""The CalDB's own bearer tokens (PyJWT, HS256) and the principal a token speaks for.
 
 Claims: ``iss`` (``CALDB_TOKEN_ISSUER``), ``sub`` (who), ``roles``, ``iat``, ``nbf``, ``exp``
 and ``jti`` (an id, so that a token can be revoked). Verification pins the algorithm list
-and requires every one of those claims.
+and requires every one of those claims. Tokens of an external identity provider are
+verified by :mod:`caldb_server.auth.external`.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 import jwt
 
-__all__ = ["ROLES", "Principal", "TokenError", "issue_token", "verify_token"]
+__all__ = [
+    "BUILTIN_SOURCE",
+    "ROLES",
+    "Principal",
+    "SignedToken",
+    "TokenError",
+    "issue_token",
+    "verify_token",
+]
 
 ALGORITHM = "HS256"
 # Each role includes the ones after it.
 ROLES = ("admin", "uploader", "reader")
+BUILTIN_SOURCE = "caldb"
 _REQUIRED_CLAIMS = ("exp", "iat", "nbf", "sub", "iss", "jti", "roles")
 MAX_SUBJECT = 200  # who uploaded or changed what is recorded in columns of this width
+MAX_TOKEN_ID = 200
 
 
 class TokenError(ValueError):
@@ -29,16 +40,39 @@ class TokenError(ValueError):
 
 @dataclass(frozen=True)
 class Principal:
-    """Who a verified token speaks for."""
+    """Who a verified token speaks for, and where the token comes from.
+
+    ``source`` is ``"caldb"`` for the CalDB's own tokens, else the external issuer.
+    ``token_id`` is the ``jti`` (``None`` for an external token without one).
+    """
 
     subject: str
     roles: frozenset[str]
-    token_id: str
+    token_id: str | None
+    source: str = BUILTIN_SOURCE
+    expires_at: datetime | None = None
 
     def has_role(self, role: str) -> bool:
         """Whether the principal holds ``role`` or a role that includes it."""
         rank = ROLES.index(role)
         return any(r in ROLES and ROLES.index(r) <= rank for r in self.roles)
+
+
+@dataclass(frozen=True)
+class SignedToken:
+    """A token just issued, with the claims the CalDB records about it."""
+
+    token: str
+    jti: str
+    subject: str
+    roles: tuple[str, ...]
+    issued_at: datetime
+    expires_at: datetime
+
+
+def known_roles(roles: Iterable[object]) -> frozenset[str]:
+    """The CalDB roles among ``roles`` (a token may carry other services' roles)."""
+    return frozenset(r for r in roles if isinstance(r, str) and r in ROLES)
 
 
 def issue_token(
@@ -49,27 +83,69 @@ def issue_token(
     issuer: str,
     now: datetime,
     lifetime: timedelta,
-) -> str:
+) -> SignedToken:
     """Sign a token for ``subject`` with ``roles``, valid from ``now`` for ``lifetime``."""
     unknown = set(roles) - set(ROLES)
     if unknown or not roles:
         raise TokenError(f"roles must be among {', '.join(ROLES)}; got {sorted(roles)}")
     if not 0 < len(subject) <= MAX_SUBJECT:
         raise TokenError(f"the subject must have 1 to {MAX_SUBJECT} characters")
+    now = now.replace(microsecond=0)  # JWT times are whole seconds
+    signed = SignedToken(
+        token="",
+        jti=uuid.uuid4().hex,
+        subject=subject,
+        roles=tuple(sorted(set(roles))),
+        issued_at=now,
+        expires_at=now + lifetime,
+    )
     claims = {
         "iss": issuer,
         "sub": subject,
-        "roles": sorted(set(roles)),
+        "roles": list(signed.roles),
         "iat": now,
         "nbf": now,
-        "exp": now + lifetime,
-        "jti": uuid.uuid4().hex,
+        "exp": signed.expires_at,
+        "jti": signed.jti,
     }
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+    return replace(signed, token=jwt.encode(claims, secret, algorithm=ALGORITHM))
+
+
+def check_subject_and_id(claims: dict[str, object]) -> tuple[str, str | None]:
+    """The validated ``sub`` and ``jti`` of decoded claims."""
+    subject, token_id = claims.get("sub"), claims.get("jti")
+    if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT:
+        raise TokenError(f"the token's subject must be a name of 1 to {MAX_SUBJECT} characters")
+    if token_id is not None and (
+        not isinstance(token_id, str) or not 0 < len(token_id) <= MAX_TOKEN_ID
+    ):
+        raise TokenError(f"the token's jti must be a string of 1 to {MAX_TOKEN_ID} characters")
+    return subject, token_id
+
+
+def expiry(claims: dict[str, object]) -> datetime | None:
+    """The ``exp`` claim (already verified to be a number) as an aware datetime."""
+    exp = claims.get("exp")
+    return datetime.fromtimestamp(exp, UTC) if isinstance(exp, int | float) else None
+
+
+def explain(error: jwt.InvalidTokenError) -> TokenError:
+    """A verification failure as a sentence that names no key and no secret."""
+    if isinstance(error, jwt.ExpiredSignatureError):
+        return TokenError("the token has expired")
+    if isinstance(error, jwt.ImmatureSignatureError):
+        return TokenError("the token is not valid yet")
+    if isinstance(error, jwt.InvalidIssuerError):
+        return TokenError("the token was issued by someone else")
+    if isinstance(error, jwt.InvalidAudienceError):
+        return TokenError("the token is meant for another service (audience)")
+    if isinstance(error, jwt.MissingRequiredClaimError):
+        return TokenError(f"the token lacks the {error.claim!r} claim")
+    return TokenError("the token is malformed or its signature is wrong")
 
 
 def verify_token(token: str, secret: str, *, issuer: str) -> Principal:
-    """Check signature, algorithm, issuer and times; return the principal.
+    """Check signature, algorithm, issuer and times of a CalDB token; return the principal.
 
     Raises
     ------
@@ -85,19 +161,12 @@ def verify_token(token: str, secret: str, *, issuer: str) -> Principal:
             options={"require": list(_REQUIRED_CLAIMS)},
             leeway=0,
         )
-    except jwt.ExpiredSignatureError:
-        raise TokenError("the token has expired") from None
-    except jwt.ImmatureSignatureError:
-        raise TokenError("the token is not valid yet") from None
-    except jwt.InvalidIssuerError:
-        raise TokenError("the token was issued by someone else") from None
-    except jwt.MissingRequiredClaimError as error:
-        raise TokenError(f"the token lacks the {error.claim!r} claim") from None
-    except jwt.InvalidTokenError:
-        raise TokenError("the token is malformed or its signature is wrong") from None
+    except jwt.InvalidTokenError as error:
+        raise explain(error) from None
     roles = claims["roles"]
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise TokenError("the token's roles claim is not a list of names")
-    if not isinstance(claims["sub"], str) or not 0 < len(claims["sub"]) <= MAX_SUBJECT:
-        raise TokenError(f"the token's subject must be a name of 1 to {MAX_SUBJECT} characters")
-    return Principal(str(claims["sub"]), frozenset(roles), str(claims["jti"]))
+    subject, token_id = check_subject_and_id(claims)
+    if token_id is None:
+        raise TokenError("the token lacks the 'jti' claim")
+    return Principal(subject, frozenset(roles), token_id, BUILTIN_SOURCE, expiry(claims))

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint
 
-from caldb_server.auth.decorators import current_principal, require_role
+from caldb_server.auth.access import current_principal, readable, require_role
 from caldb_server.catalogue.models import Dataset
 from caldb_server.catalogue.serialize import dataset_json, dataset_values
 from caldb_server.datasets.service import get_dataset, set_quality
-from caldb_server.errors import PayloadTooLarge, ValidationFailed
-from caldb_server.web import api_root, db_session
+from caldb_server.errors import ValidationFailed
+from caldb_server.web import api_root, db_session, json_object
 
 __all__ = ["blueprint"]
 
@@ -19,7 +19,6 @@ blueprint = Blueprint("datasets", __name__)
 
 MAX_QUALITY = 9  # CAL_QUAL is one digit by convention: 0 good, 5 bad (HEASARC)
 MAX_REASON = 1000
-MAX_BODY = 64 * 1024
 
 
 def _document(dataset: Dataset) -> dict[str, Any]:
@@ -41,20 +40,8 @@ def _document(dataset: Dataset) -> dict[str, Any]:
 
 
 def _quality_change() -> tuple[int, str]:
-    if (request.content_length or 0) > MAX_BODY:
-        raise PayloadTooLarge(f"a quality change is a small JSON object (at most {MAX_BODY} bytes)")
-    try:
-        body = request.get_json(silent=True)
-    except RecursionError:  # absurdly nested JSON
-        body = None
-    if not isinstance(body, dict):
-        raise ValidationFailed(
-            'send a JSON object {"cal_qual": <0-9>, "reason": "..."}',
-            errors=[{"field": "body", "reason": "must be a JSON object"}],
-        )
-    errors = [
-        {"field": f, "reason": "unknown field"} for f in sorted(set(body) - {"cal_qual", "reason"})
-    ]
+    body = json_object(("cal_qual", "reason"), example='{"cal_qual": <0-9>, "reason": "..."}')
+    errors = []
     quality, reason = body.get("cal_qual"), body.get("reason")
     if isinstance(quality, bool) or not isinstance(quality, int) or not 0 <= quality <= MAX_QUALITY:
         errors.append(
@@ -68,6 +55,7 @@ def _quality_change() -> tuple[int, str]:
 
 
 @blueprint.get("/datasets/<int(max=2147483647):dataset_id>")
+@readable
 def get_dataset_view(dataset_id: int) -> dict[str, Any]:
     """One dataset with its file, uploader and quality history."""
     return _document(get_dataset(db_session(), dataset_id))

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request, send_file
 
-from caldb_server.auth.decorators import current_principal, require_role
+from caldb_server.auth.access import current_principal, readable, require_role
 from caldb_server.catalogue.models import CalibrationFile
 from caldb_server.catalogue.serialize import dataset_json, dataset_values
 from caldb_server.errors import BadRequest, CaldbError, NotFound, ValidationFailed
@@ -54,6 +54,7 @@ def _base64(hex_digest: str) -> str:
 
 
 @blueprint.get("/files/<int(max=2147483647):file_id>/content")
+@readable
 def file_content_view(file_id: int) -> Response:
     """The bytes of a calibration file."""
     stored = db_session().get(CalibrationFile, file_id)

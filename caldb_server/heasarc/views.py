@@ -14,6 +14,7 @@ import re
 from flask import Blueprint, Response, send_file
 from sqlalchemy import select
 
+from caldb_server.auth.access import readable
 from caldb_server.catalogue.models import CalibrationFile, Release
 from caldb_server.errors import NotFound
 from caldb_server.files.views import send_calibration_file
@@ -85,6 +86,7 @@ def _calibration_file(cal_dir: str, cal_file: str) -> Response | None:
 
 @blueprint.get("/caldb/<path:path>")
 @blueprint.get("/caldb//<path:path>")  # CALDB=http://host/caldb/ (trailing slash) gives '//'
+@readable
 def caldb_tree_view(path: str) -> Response:
     """A file of the HEASARC tree: indexes, releases, configuration, calibration files."""
     path = _REPEATED_SLASHES.sub("/", path).lstrip("/")  # a trailing '/' names no file

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from caldb_server import __version__
+from caldb_server.auth.access import public
 from caldb_server.resources import schema_path
 from caldb_server.web import db_session
 
@@ -28,6 +29,7 @@ def openapi_document() -> dict[str, Any]:
 
 
 @blueprint.get("/health")
+@public
 def health_view() -> tuple[dict[str, Any], int]:
     """Liveness and database reachability (503 when the database cannot be reached)."""
     try:
@@ -39,6 +41,7 @@ def health_view() -> tuple[dict[str, Any], int]:
 
 
 @blueprint.get("/openapi.json")
+@public
 def openapi_view() -> dict[str, Any]:
     """The OpenAPI 3.1 document of this API."""
     return openapi_document()

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, request
 
 from caldb_selection.timespec import mjd_to_datetime
+from caldb_server.auth.access import readable
 from caldb_server.catalogue.serialize import dataset_json
 from caldb_server.db import utcnow
 from caldb_server.search.params import parse_search_params
@@ -60,6 +61,7 @@ def _document(
 
 
 @blueprint.get("/search")
+@readable
 def search_view() -> dict[str, Any]:
     """Select calibration datasets with the quzcif rules."""
     search_request = parse_search_params(request.args, extension().registry, request_time())

@@ -52,7 +52,7 @@ def _bad_headers(make_token):
                 issuer=ISSUER,
                 now=utcnow(),
                 lifetime=timedelta(hours=1),
-            )
+            ).token
         ),
         "wrong issuer": bearer(forged(iss="someone-else")),
         "no exp": bearer(forged(exp=None)),
@@ -129,7 +129,7 @@ def test_token_round_trip_and_roles():
         issuer=ISSUER,
         now=utcnow(),
         lifetime=timedelta(minutes=5),
-    )
+    ).token
     principal = verify_token(token, SECRET, issuer=ISSUER)
     assert principal.subject == "carol"
     assert principal.has_role("uploader")

@@ -334,10 +334,8 @@ def test_release_of_several_indexes_is_all_or_nothing(cli_env, populated):
     assert run_cli(cli_env, "fsck").stdout.endswith("2 files and 1 releases verified\n")
 
 
-def test_create_token_prints_only_a_valid_token(fresh_env):
-    result = run_program(
-        fresh_env, "create-token", "--role", "uploader", "--sub", "bob", "--days", 2
-    )
+def test_create_token_prints_only_a_valid_token_and_records_it(cli_env, client, make_token):
+    result = run_program(cli_env, "create-token", "--role", "uploader", "--sub", "bob", "--days", 2)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("\n") == 1
     token = result.stdout.strip()
@@ -347,7 +345,11 @@ def test_create_token_prints_only_a_valid_token(fresh_env):
     assert principal.roles == frozenset({"uploader"})
     claims = jwt.decode(token, options={"verify_signature": False})
     assert timedelta(seconds=claims["exp"] - claims["iat"]) == timedelta(days=2)
-    assert not Path(fresh_env["CALDB_DATABASE_URL"].removeprefix("sqlite:///")).exists()
+    assert f"token id {claims['jti']}" in result.stderr
+    admin = {"Authorization": f"Bearer {make_token('admin')}"}
+    listed = client.get("/api/v1/auth/tokens?subject=bob", headers=admin).get_json()["tokens"]
+    assert [(t["jti"], t["roles"]) for t in listed] == [(claims["jti"], ["uploader"])]
+    assert listed[0]["issued_by"].startswith("cli:")
 
 
 def test_create_token_accepts_several_roles_and_signs_for_the_server(cli_env, client, tmp_path):

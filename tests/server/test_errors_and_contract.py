@@ -20,10 +20,15 @@ def validator(name):
     return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
+def _placeholder(match: re.Match) -> str:
+    name = match.group(1)
+    return "{id}" if name.endswith("_id") else "{" + name + "}"
+
+
 def test_every_route_is_documented(app):
     documented = set(openapi_document()["paths"])
     routes = {
-        re.sub(r"<(?:[^:>]+:)?[a-z]*_?id>", "{id}", rule.rule.removeprefix("/api/v1"))
+        re.sub(r"<(?:[^>]+:)?([a-z_]+)>", _placeholder, rule.rule.removeprefix("/api/v1"))
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith("/api/v1")
     }

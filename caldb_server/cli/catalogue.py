@@ -1,112 +1,41 @@
-"""The ``caldb-server`` command line: set up, run and maintain a CalDB.
-
-Each command builds the app from the ``CALDB_*`` environment and works through the same
-services and unit of work as the HTTP API. Exit codes: 0 success, 1 an inconsistency
-(fsck) or an unexpected failure, 2 usage error, 3 input refused (validation), 4 conflict
-with what is stored, 5 not found, 6 database not initialised.
-"""
+"""``caldb-server`` commands that set up, fill and check the catalogue and its tree."""
 
 from __future__ import annotations
 
-import functools
-import getpass
 import json
-import socket
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import click
-from flask import Flask
 from sqlalchemy import select
 
-from caldb_server import create_app, devserver, migrate
-from caldb_server.auth.tokens import ROLES, TokenError, issue_token
+from caldb_server import devserver, migrate
 from caldb_server.catalogue.models import CatalogueIndex
+from caldb_server.cli.common import (
+    actor_option,
+    exit_code_of,
+    handles_errors,
+    main,
+    open_services,
+    report_error,
+)
 from caldb_server.db import utcnow
-from caldb_server.errors import CaldbError, Conflict, NotFound, ValidationFailed
+from caldb_server.errors import CaldbError, NotFound, ValidationFailed
 from caldb_server.fsck import fsck
 from caldb_server.heasarc.cif import CifFormatError
 from caldb_server.heasarc.tree import export_tree, release_index, write_index
 from caldb_server.imports.service import import_cif
 from caldb_server.ingest.service import IngestOutcome, ingest_file
-from caldb_server.web import Caldb, extension
+from caldb_server.web import Caldb
 
-__all__ = ["main"]
-
-P = ParamSpec("P")
-R = TypeVar("R")
-EXIT_CODES = {ValidationFailed: 3, Conflict: 4, NotFound: 5}
-EXIT_NOT_INITIALISED = 6
-
-
-def _default_actor() -> str:
-    return f"cli:{getpass.getuser()}@{socket.gethostname()}"
-
-
-actor_option = click.option(
-    "--actor", default=_default_actor, show_default="cli:<user>@<host>", help="Who does it (audit)."
-)
-
-
-def _report_error(error: CaldbError) -> None:
-    click.echo(f"error: {error.detail}", err=True)
-    for item in error.errors:
-        where = ", ".join(f"{k}={v}" for k, v in item.items() if k != "reason")
-        click.echo(f"  - {where + ': ' if where else ''}{item['reason']}", err=True)
-
-
-def _exit_code(error: CaldbError) -> int:
-    return next((code for kind, code in EXIT_CODES.items() if isinstance(error, kind)), 1)
-
-
-@contextmanager
-def _services(*, require_schema: bool = True) -> Iterator[tuple[Flask, Caldb]]:
-    """The app and its services; refuses to work on a database that was never migrated."""
-    app = create_app()
-    services = extension(app)
-    try:
-        if (
-            require_schema
-            and migrate.current_revision(services.database.engine) != migrate.head_revision()
-        ):
-            click.echo(
-                "error: the database is not initialised or not up to date; run 'caldb-server init'",
-                err=True,
-            )
-            sys.exit(EXIT_NOT_INITIALISED)
-        yield app, services
-    finally:
-        services.database.dispose()
-
-
-def _handles_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Print a CalDB error as a sentence and exit with its code."""
-
-    @functools.wraps(command)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return command(*args, **kwargs)
-        except CaldbError as error:
-            _report_error(error)
-            sys.exit(_exit_code(error))
-
-    return wrapper
-
-
-@click.group()
-@click.version_option(package_name="svom-caldb")
-def main() -> None:
-    """Run and maintain an SVOM CalDB (settings from CALDB_* environment variables)."""
+__all__ = ["export", "fsck_command", "import_cif_command", "ingest", "init", "release", "serve"]
 
 
 @main.command()
 def init() -> None:
     """Create or upgrade the database schema and the file tree."""
-    with _services(require_schema=False) as (_app, services):
+    with open_services(require_schema=False) as (_app, services):
         migrate.upgrade(services.database.engine)
         services.storage.create()
         click.echo(f"database: {services.database.engine.url.render_as_string(hide_password=True)}")
@@ -119,7 +48,7 @@ def init() -> None:
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 def serve(host: str, port: int) -> None:
     """Run the development server (production: gunicorn 'caldb_server:create_app()')."""
-    with _services() as (app, _):
+    with open_services() as (app, _):
         devserver.serve(app, host, port)
 
 
@@ -135,14 +64,14 @@ def ingest(files: tuple[Path, ...], supersede: bool, actor: str) -> None:
     A refused file does not stop the others; the exit code is that of the first refusal.
     """
     exit_code = 0
-    with _services() as (_app, services):
+    with open_services() as (_app, services):
         for path in files:
             try:
                 outcome = _ingest_one(services, path, supersede=supersede, actor=actor)
             except CaldbError as error:
-                exit_code = exit_code or _exit_code(error)  # the first refusal's code
+                exit_code = exit_code or exit_code_of(error)  # the first refusal's code
                 click.echo(f"{path.name}: refused", err=True)
-                _report_error(error)
+                report_error(error)
                 continue
             state = "indexed" if outcome.created else "already indexed"
             names = " ".join(f"{d.instrume}/{d.cal_cnam}[{d.cal_xno}]" for d in outcome.datasets)
@@ -178,10 +107,10 @@ def _ingest_one(services: Caldb, path: Path, *, supersede: bool, actor: str) -> 
     help="A $CALDB-like tree (or flat directory) holding the indexed files.",
 )
 @actor_option
-@_handles_errors
+@handles_errors
 def import_cif_command(cif: Path, files_root: Path | None, actor: str) -> None:
     """Import an existing HEASARC index (any mission); files are optional."""
-    with _services() as (_app, services), services.database.unit_of_work() as session:
+    with open_services() as (_app, services), services.database.unit_of_work() as session:
         try:
             report = import_cif(session, services.storage, cif, files_root=files_root, actor=actor)
         except CifFormatError as error:
@@ -199,12 +128,15 @@ def import_cif_command(cif: Path, files_root: Path | None, actor: str) -> None:
 @click.option(
     "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write that index here."
 )
-@_handles_errors
+@handles_errors
 def export(index_dir: str | None, output: Path | None) -> None:
     """Write current caldb.indx files and caldb.config/alias_config.fits into the tree."""
     if (index_dir is None) != (output is None):
         raise click.UsageError("--index and --output go together")
-    with _services() as (_app, services), services.database.unit_of_work(write=False) as session:
+    with (
+        open_services() as (_app, services),
+        services.database.unit_of_work(write=False) as session,
+    ):
         if index_dir is not None and output is not None:
             index = session.get(CatalogueIndex, index_dir)
             if index is None:
@@ -220,7 +152,7 @@ def export(index_dir: str | None, output: Path | None) -> None:
 @click.option("--index", "indexes", multiple=True, help="Index to release (default: all).")
 @click.option("--version", "caldbver", help="CALDBVER YYYYMMDD (default: today, UTC).")
 @actor_option
-@_handles_errors
+@handles_errors
 def release(indexes: tuple[str, ...], caldbver: str | None, actor: str) -> None:
     """Freeze index/caldb.indx<YYYYMMDD> for each index."""
     now = utcnow()
@@ -228,7 +160,7 @@ def release(indexes: tuple[str, ...], caldbver: str | None, actor: str) -> None:
     if len(caldbver) != 8 or not caldbver.isdigit():
         raise click.BadParameter("must be YYYYMMDD", param_hint="--version")
     released = []
-    with _services() as (_app, services), services.database.unit_of_work() as session:
+    with open_services() as (_app, services), services.database.unit_of_work() as session:
         chosen = (
             indexes
             or session.scalars(
@@ -246,35 +178,6 @@ def release(indexes: tuple[str, ...], caldbver: str | None, actor: str) -> None:
         click.echo(line)
 
 
-@main.command("create-token")
-@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLES))
-@click.option(
-    "--sub", "subject", default=None, help="Who the token is for (default: the current user)."
-)
-@click.option(
-    "--days",
-    default=None,
-    type=click.IntRange(1, 3650),
-    help="Lifetime (default CALDB_TOKEN_DAYS).",
-)
-def create_token(roles: tuple[str, ...], subject: str | None, days: int | None) -> None:
-    """Print a signed bearer token, alone on stdout."""
-    with _services(require_schema=False) as (_app, services):
-        settings = services.settings
-        try:
-            token = issue_token(
-                settings.secret_key,
-                subject=subject or getpass.getuser(),
-                roles=roles,
-                issuer=settings.token_issuer,
-                now=utcnow(),
-                lifetime=timedelta(days=days or settings.token_days),
-            )
-        except TokenError as error:
-            raise click.BadParameter(str(error), param_hint="--sub") from None
-    click.echo(token)
-
-
 @main.command("fsck")
 @click.option(
     "--repair", is_flag=True, help="Move stray files to .trash/ and delete old temporary files."
@@ -282,7 +185,10 @@ def create_token(roles: tuple[str, ...], subject: str | None, days: int | None) 
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def fsck_command(repair: bool, as_json: bool) -> None:
     """Check that the catalogue and the file tree agree (every sha256 verified)."""
-    with _services() as (_app, services), services.database.unit_of_work(write=False) as session:
+    with (
+        open_services() as (_app, services),
+        services.database.unit_of_work(write=False) as session,
+    ):
         report = fsck(session, services.storage, services.registry, repair=repair)
     document: dict[str, Any] = {
         "consistent": report.consistent,

@@ -1,0 +1,138 @@
+"""Who may call what: every endpoint declares an access rule, enforced in one place.
+
+Views are marked with :func:`public`, :func:`readable`, :func:`authenticated` or
+:func:`require_role`; :func:`enforce_access` runs before every request and applies the
+mark, and :func:`check_access_rules` refuses to start an app with an unmarked endpoint
+(fail closed). Reads (``readable``, the HEASARC tree included) are public unless
+``CALDB_PUBLIC_READ=false``, which makes them need the ``reader`` role.
+
+A missing, malformed, forged, expired or revoked token gives 401 with a
+``WWW-Authenticate: Bearer error="invalid_token"`` challenge; a valid token without the
+role gives 403. Tokens are read from the ``Authorization`` header only: a token in the
+URL would end up in proxy and server logs, so one there is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import Flask, current_app, g, request
+
+from caldb_server.auth.external import KeySetUnavailable
+from caldb_server.auth.records import is_revoked
+from caldb_server.auth.tokens import ROLES, Principal, TokenError
+from caldb_server.errors import Forbidden, ServiceUnavailable, Unauthorized
+from caldb_server.web import db_session, extension
+
+__all__ = [
+    "authenticated",
+    "check_access_rules",
+    "current_principal",
+    "enforce_access",
+    "public",
+    "readable",
+    "require_role",
+]
+
+V = TypeVar("V", bound=Callable[..., object])
+PUBLIC, READ, AUTHENTICATED = "public", "read", "authenticated"
+_URL_TOKEN_PARAMETERS = ("access_token", "token", "jwt")
+
+
+def _mark(view: V, rule: str) -> V:
+    view.access_rule = rule  # type: ignore[attr-defined]
+    return view
+
+
+def public(view: V) -> V:
+    """Mark a view as open to everyone (health, the token issuer)."""
+    return _mark(view, PUBLIC)
+
+
+def readable(view: V) -> V:
+    """Mark a read view: public, or the ``reader`` role with ``CALDB_PUBLIC_READ=false``."""
+    return _mark(view, READ)
+
+
+def authenticated(view: V) -> V:
+    """Mark a view as needing a valid token, whatever its roles."""
+    return _mark(view, AUTHENTICATED)
+
+
+def require_role(role: str) -> Callable[[V], V]:
+    """Mark a view as needing a token with ``role`` (or a role that includes it)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    return lambda view: _mark(view, role)
+
+
+def _needed(rule: str) -> tuple[bool, str | None]:
+    """Whether a token is needed for ``rule``, and which role."""
+    if rule == PUBLIC:
+        return False, None
+    if rule == READ:
+        return (False, None) if extension().settings.public_read else (True, "reader")
+    if rule == AUTHENTICATED:
+        return True, None
+    return True, rule
+
+
+def _bearer_token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        raise Unauthorized("this needs a bearer token (Authorization: Bearer <token>)")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+    return token.strip()
+
+
+def authenticate() -> Principal:
+    """The principal of the request's bearer token (401 if there is none, or it is refused)."""
+    try:
+        principal = extension().verifier.verify(_bearer_token())
+    except TokenError as error:
+        raise Unauthorized(str(error)) from None
+    except KeySetUnavailable as error:
+        raise ServiceUnavailable(str(error), headers={"Retry-After": "10"}) from None
+    if principal.token_id is not None and is_revoked(db_session(), principal.token_id):
+        raise Unauthorized("the token has been revoked")
+    return principal
+
+
+def enforce_access() -> None:
+    """Apply the access rule of the endpoint being called (a ``before_request`` hook)."""
+    if any(name in request.args for name in _URL_TOKEN_PARAMETERS):
+        raise Unauthorized("tokens in the URL are refused; send an Authorization: Bearer header")
+    if request.endpoint is None:
+        return  # no such route: the 404 or 405 follows
+    rule = current_app.view_functions[request.endpoint].access_rule
+    needs_token, role = _needed(rule)
+    if not needs_token:
+        return
+    principal = authenticate()
+    if role is not None and not principal.has_role(role):
+        raise Forbidden(f"this needs the {role!r} role; the token has {sorted(principal.roles)}")
+    g.principal = principal
+
+
+def current_principal() -> Principal:
+    """The principal of a view that needs a token."""
+    return g.principal
+
+
+def check_access_rules(app: Flask) -> None:
+    """Refuse an app in which some endpoint has no access rule.
+
+    Raises
+    ------
+    RuntimeError
+        Naming the endpoints without one.
+    """
+    unmarked = sorted(
+        name for name, view in app.view_functions.items() if not hasattr(view, "access_rule")
+    )
+    if unmarked:
+        raise RuntimeError(f"endpoints without an access rule: {', '.join(unmarked)}")
+    app.before_request(enforce_access)

@@ -1,0 +1,79 @@
+"""What the CalDB remembers about tokens: those it issued, and every revoked ``jti``.
+
+A revoked token is refused by every server process at its next request: revocation is a
+row in the shared database, read on each authenticated request (a primary-key lookup).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from caldb_server.auth.models import TokenRecord
+from caldb_server.auth.tokens import SignedToken
+from caldb_server.db import upsert_statement
+
+__all__ = ["is_revoked", "list_tokens", "record_issued", "revoke", "revoke_subject"]
+
+
+def record_issued(session: Session, signed: SignedToken, *, issued_by: str) -> None:
+    """Remember a token this CalDB has just signed (for listing and bulk revocation)."""
+    session.add(
+        TokenRecord(
+            jti=signed.jti,
+            subject=signed.subject,
+            roles=" ".join(signed.roles),
+            issued_by=issued_by,
+            issued_at=signed.issued_at,
+            expires_at=signed.expires_at,
+        )
+    )
+
+
+def revoke(session: Session, jti: str, *, actor: str, now: datetime) -> TokenRecord:
+    """Revoke the token ``jti``, ours or the identity provider's; revoking twice is harmless."""
+    table = TokenRecord.__table__
+    session.execute(upsert_statement(session, table).values(jti=jti).on_conflict_do_nothing())
+    session.execute(
+        update(TokenRecord)
+        .where(TokenRecord.jti == jti, TokenRecord.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_by=actor)
+    )
+    record = session.get(TokenRecord, jti, populate_existing=True)
+    assert record is not None  # inserted above
+    return record
+
+
+def revoke_subject(session: Session, subject: str, *, actor: str, now: datetime) -> int:
+    """Revoke every unexpired token this CalDB issued to ``subject``; how many."""
+    result = session.execute(
+        update(TokenRecord)
+        .where(
+            TokenRecord.subject == subject,
+            TokenRecord.revoked_at.is_(None),
+            TokenRecord.expires_at > now,
+        )
+        .values(revoked_at=now, revoked_by=actor)
+    )
+    return result.rowcount
+
+
+def is_revoked(session: Session, jti: str) -> bool:
+    """Whether the token ``jti`` has been revoked."""
+    revoked_at = session.scalar(select(TokenRecord.revoked_at).where(TokenRecord.jti == jti))
+    return revoked_at is not None
+
+
+def list_tokens(
+    session: Session, *, now: datetime, subject: str | None = None, include_inactive: bool = False
+) -> Sequence[TokenRecord]:
+    """Tokens issued here, newest first: by default only those still usable."""
+    statement = select(TokenRecord).where(TokenRecord.issued_at.is_not(None))
+    if subject is not None:
+        statement = statement.where(TokenRecord.subject == subject)
+    if not include_inactive:
+        statement = statement.where(TokenRecord.revoked_at.is_(None), TokenRecord.expires_at > now)
+    return session.scalars(statement.order_by(TokenRecord.issued_at.desc())).all()

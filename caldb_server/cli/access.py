@@ -1,0 +1,89 @@
+"""``caldb-server`` commands for people and tokens: create-user, create-token, revoke-token."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from datetime import timedelta
+
+import click
+
+from caldb_server.auth.records import record_issued, revoke
+from caldb_server.auth.tokens import MAX_SUBJECT, ROLES, issue_token
+from caldb_server.cli.common import actor_option, handles_errors, main, open_services
+from caldb_server.db import utcnow
+from caldb_server.users.passwords import MAX_PASSWORD
+from caldb_server.users.service import create_user
+
+__all__ = ["create_token", "create_user_command", "revoke_token"]
+
+
+def _read_password() -> str:
+    """From a prompt on a terminal (asked twice), else the first line of standard input."""
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    line = sys.stdin.readline(MAX_PASSWORD + 2)
+    return line.removesuffix("\n").removesuffix("\r")
+
+
+@main.command("create-user")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(ROLES), help="What the user may do.")
+@actor_option
+@handles_errors
+def create_user_command(name: str, role: str, actor: str) -> None:
+    """Create a user of the built-in token issuer (password from a prompt or stdin)."""
+    password = _read_password()
+    with open_services() as (_app, services), services.database.unit_of_work() as session:
+        create_user(session, name, role, password, actor=actor, now=utcnow())
+    click.echo(f"user {name} created with role {role}")
+
+
+@main.command("create-token")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLES))
+@click.option(
+    "--sub", "subject", default=None, help="Who the token is for (default: the current user)."
+)
+@click.option(
+    "--days",
+    default=None,
+    type=click.IntRange(1, 3650),
+    help="Lifetime (default CALDB_TOKEN_DAYS).",
+)
+@actor_option
+def create_token(roles: tuple[str, ...], subject: str | None, days: int | None, actor: str) -> None:
+    """Print a signed bearer token alone on stdout (its id and expiry go to stderr).
+
+    The token is recorded, so that it is listed and can be revoked like any other.
+    """
+    subject = subject or getpass.getuser()
+    if not 0 < len(subject) <= MAX_SUBJECT:
+        raise click.BadParameter(f"must have 1 to {MAX_SUBJECT} characters", param_hint="--sub")
+    with open_services() as (_app, services), services.database.unit_of_work() as session:
+        settings = services.settings
+        signed = issue_token(
+            settings.secret_key,
+            subject=subject,
+            roles=roles,
+            issuer=settings.token_issuer,
+            now=utcnow(),
+            lifetime=timedelta(days=days or settings.token_days),
+        )
+        record_issued(session, signed, issued_by=actor)
+    click.echo(signed.token)
+    click.echo(f"token id {signed.jti}, expires {signed.expires_at.isoformat()}", err=True)
+
+
+@main.command("revoke-token")
+@click.argument("jti")
+@actor_option
+@handles_errors
+def revoke_token(jti: str, actor: str) -> None:
+    """Revoke a token by its id (jti); every server refuses it from its next request."""
+    if not 0 < len(jti) <= 200 or not jti.isprintable():
+        raise click.BadParameter("a token id has 1 to 200 printable characters", param_hint="JTI")
+    with open_services() as (_app, services), services.database.unit_of_work() as session:
+        record = revoke(session, jti, actor=actor, now=utcnow())
+    click.echo(
+        f"token {jti} revoked at {record.revoked_at.isoformat() if record.revoked_at else ''}"
+    )

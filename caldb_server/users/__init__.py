@@ -1,0 +1,1 @@
+"""Users of the built-in token issuer: names, roles and hashed passwords."""
