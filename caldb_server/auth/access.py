@@ -15,6 +15,7 @@ URL would end up in proxy and server logs, so one there is refused.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import closing
 from typing import TypeVar
 
 from flask import Flask, current_app, g, request
@@ -23,7 +24,7 @@ from caldb_server.auth.external import KeySetUnavailable
 from caldb_server.auth.records import is_revoked
 from caldb_server.auth.tokens import ROLES, Principal, TokenError
 from caldb_server.errors import Forbidden, ServiceUnavailable, Unauthorized
-from caldb_server.web import db_session, extension
+from caldb_server.web import extension
 
 __all__ = [
     "authenticated",
@@ -96,9 +97,16 @@ def authenticate() -> Principal:
         raise Unauthorized(str(error)) from None
     except KeySetUnavailable as error:
         raise ServiceUnavailable(str(error), headers={"Retry-After": "10"}) from None
-    if principal.token_id is not None and is_revoked(db_session(), principal.token_id):
+    if principal.token_id is not None and _revoked(principal.token_id):
         raise Unauthorized("the token has been revoked")
     return principal
+
+
+def _revoked(token_id: str) -> bool:
+    # A short read session of its own: the request's session (a write one for an upload)
+    # should not begin its transaction before the view needs it.
+    with closing(extension().database.session()) as session:
+        return is_revoked(session, token_id)
 
 
 def enforce_access() -> None:
