@@ -1,0 +1,308 @@
+"""The CaDBIO client: search, download, upload and curate calibration in the SVOM CalDB.
+
+    from caldbio import CaDBIO
+    client = CaDBIO(use_tokens=True, max_tries=5)
+    gains = client.search("MXT", "gain", date="2025-07-01", download_path="/here")
+
+The server URL comes from ``url=``, ``CALDB_URL``, the ``caldb.url`` of ``RUNTIME_DATA``,
+else ``http://127.0.0.1:5000``. Tokens are found as :mod:`caldbio.tokens` describes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+from tqdm import tqdm
+
+from caldbio.cache import CHUNK, Cache, CorruptDownload, default_cache_dir
+from caldbio.errors import AuthError, NotFound, TransportError
+from caldbio.results import Dataset, SearchAnswer
+from caldbio.tokens import Token, TokenProvider, read_runtime_data
+from caldbio.transport import Transport
+
+__all__ = ["DEFAULT_URL", "CaDBIO", "UploadResult"]
+
+DEFAULT_URL = "http://127.0.0.1:5000"
+DEFAULT_MAXRET = 50
+PROGRESS_MIN_BYTES = 16 * 1024 * 1024
+_BODY_ERRORS = (
+    TransportError,
+    CorruptDownload,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+)
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    """What an upload did: ``created`` is False for an identical re-upload."""
+
+    created: bool
+    file_id: int
+    sha256: str
+    datasets: list[Dataset]
+    superseded: list[int]
+    notes: list[str]
+
+
+def _when(value: str | date | datetime | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return value.isoformat()
+
+
+class CaDBIO:
+    """A client of one CalDB server (thread-safe for searches and downloads)."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        use_tokens: bool = True,
+        max_tries: int = 5,
+        token: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        timeout: float | tuple[float, float] = (5.0, 60.0),
+        offline: bool = False,
+        progress: bool | None = None,
+    ) -> None:
+        runtime = (
+            read_runtime_data(os.environ["RUNTIME_DATA"]) if "RUNTIME_DATA" in os.environ else {}
+        )
+        self.url = (url or os.environ.get("CALDB_URL") or runtime.get("url") or DEFAULT_URL).rstrip(
+            "/"
+        )
+        self.default_as_of = runtime.get("as_of")
+        self.transport = Transport(self.url, max_tries=max_tries, timeout=timeout)
+        self.cache = Cache(Path(cache_dir) if cache_dir else default_cache_dir())
+        self.tokens = (
+            TokenProvider(self.url, explicit=token, exchange=self._exchange) if use_tokens else None
+        )
+        self.offline = offline
+        self.progress = progress
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _exchange(self, username: str, password: str) -> dict[str, Any]:
+        response = self.transport.request(
+            "POST", "auth/token", json={"username": username, "password": password}
+        )
+        return response.json()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """A request with the bearer token, if any; a refused token names its source."""
+        token: Token | None = self.tokens.token() if self.tokens else None
+        headers = {"Authorization": f"Bearer {token.value}"} if token else {}
+        try:
+            return self.transport.request(method, path, headers=headers, **kwargs)
+        except AuthError as error:
+            if self.tokens is not None and token is not None:
+                self.tokens.forget_exchanged()
+            error.token_source = token.source if token else None
+            source = f"the token from {token.source}" if token else "no token was found"
+            error.detail = f"{error.detail} ({source})"
+            raise
+
+    # -- reading --------------------------------------------------------------------------
+
+    def search_answer(
+        self,
+        instrument: str,
+        codename: str,
+        date: str | date | datetime | None = "now",
+        time: str | None = None,
+        *,
+        detector: str = "-",
+        filter: str = "-",
+        expr: str = "-",
+        mission: str = "SVOM",
+        as_of: str | datetime | None = None,
+        maxret: int = DEFAULT_MAXRET,
+    ) -> SearchAnswer:
+        """Like :meth:`search`, with ``nfound`` and the server's ``answered_at``."""
+        params = {
+            "mission": mission,
+            "instrument": instrument,
+            "codename": codename,
+            "detector": detector,
+            "filter": filter,
+            "date": _when(date) or "-",
+            "expr": expr,
+            "maxret": str(maxret),
+        }
+        if time is not None:
+            params["time"] = time
+        as_of = _when(as_of) or self.default_as_of
+        if as_of:
+            params["as_of"] = as_of
+        document = self._call("GET", "search", params=params).json()
+        answered_at = document.get("answered_at")
+        return SearchAnswer(
+            nfound=document["nfound"],
+            results=[Dataset.from_json(item) for item in document["results"]],
+            answered_at=datetime.fromisoformat(answered_at) if answered_at else None,
+        )
+
+    def search(
+        self,
+        instrument: str,
+        codename: str,
+        date: str | date | datetime | None = "now",
+        time: str | None = None,
+        *,
+        detector: str = "-",
+        filter: str = "-",
+        expr: str = "-",
+        mission: str = "SVOM",
+        download_path: str | os.PathLike[str] | None = None,
+        as_of: str | datetime | None = None,
+        maxret: int = DEFAULT_MAXRET,
+    ) -> list[Dataset]:
+        """The datasets quzcif would select; with ``download_path``, their files there too.
+
+        Parameters
+        ----------
+        instrument, codename : str
+            e.g. ``"MXT"``, ``"teldef"`` (any case).
+        date, time : str or datetime
+            The instant the calibration must be valid at: ``now``, ``YYYY-MM-DD``, an ISO
+            datetime, or ``-`` (any); ``time`` is ``hh:mm:ss`` when ``date`` is a day.
+        detector, filter, expr : str
+            quzcif's ``DETNAM``, ``FILTER`` and boundary expression (``-``: anything).
+        as_of : str or datetime, optional
+            Replay the answer the CalDB gave at that UTC instant.
+        maxret : int
+            At most this many results.
+        """
+        answer = self.search_answer(
+            instrument,
+            codename,
+            date,
+            time,
+            detector=detector,
+            filter=filter,
+            expr=expr,
+            mission=mission,
+            as_of=as_of,
+            maxret=maxret,
+        )
+        if download_path is not None:
+            self.download_all(answer.results, download_path)
+        return answer.results
+
+    def download(self, dataset: Dataset, path: str | os.PathLike[str]) -> Path:
+        """Put the dataset's file in directory ``path`` (from the cache when it is there).
+
+        Raises
+        ------
+        NotFound
+            If the CalDB holds only the metadata of this dataset (an imported index).
+        TransportError
+            If every attempt failed or delivered corrupt bytes.
+        """
+        if dataset.sha256 is None or dataset.file_id is None:
+            raise NotFound(f"the CalDB holds no file for dataset {dataset.id} ({dataset.cal_file})")
+        self._fetch(dataset)
+        dataset.local_path = self.cache.materialize(dataset.sha256, Path(path), dataset.cal_file)
+        return dataset.local_path
+
+    def download_all(self, datasets: Iterable[Dataset], path: str | os.PathLike[str]) -> None:
+        """Download each dataset's file once (several datasets may share a file)."""
+        for dataset in datasets:
+            self.download(dataset, path)
+
+    def _fetch(self, dataset: Dataset) -> None:
+        """Make sure the cache holds the dataset's file, downloading it if needed."""
+        assert dataset.sha256 is not None
+        if self.cache.lookup(dataset.sha256) is not None:
+            return
+
+        def fill(writer: Any) -> None:
+            with self._call("GET", f"files/{dataset.file_id}/content", stream=True) as response:
+                bar = self._progress_bar(dataset)
+                try:
+                    for chunk in response.iter_content(CHUNK):
+                        writer.write(chunk)
+                        if bar is not None:
+                            bar.update(len(chunk))
+                finally:
+                    if bar is not None:
+                        bar.close()
+
+        try:
+            self.transport.with_retries(
+                lambda: self.cache.store(dataset.sha256, fill, size=dataset.size),
+                _BODY_ERRORS,
+            )
+        except (CorruptDownload, requests.RequestException) as error:
+            raise TransportError(
+                f"could not download {dataset.cal_file} intact after "
+                f"{self.transport.max_tries} attempt(s): {error}"
+            ) from error
+
+    def _progress_bar(self, dataset: Dataset) -> Any:
+        show = self.progress
+        if show is None:  # only for people: a terminal, and a file worth waiting for
+            show = sys.stderr.isatty() and (dataset.size or 0) >= PROGRESS_MIN_BYTES
+        if not show:
+            return None
+        return tqdm(
+            total=dataset.size, unit="B", unit_scale=True, desc=dataset.cal_file, leave=False
+        )
+
+    def instruments(self) -> dict[str, Any]:
+        """The registry: missions, instruments, codenames and dataset counts."""
+        return self._call("GET", "instruments").json()
+
+    def dataset(self, dataset_id: int) -> dict[str, Any]:
+        """One dataset with its uploader and quality history."""
+        return self._call("GET", f"datasets/{int(dataset_id)}").json()
+
+    # -- writing --------------------------------------------------------------------------
+
+    def upload(self, path: str | os.PathLike[str], supersede: bool = False) -> UploadResult:
+        """Upload a calibration FITS file (safe to retry: the server is idempotent by content)."""
+        return self._upload("files", Path(path), {"supersede": "true" if supersede else "false"})
+
+    def upload_onboard(self, path: str | os.PathLike[str]) -> UploadResult:
+        """Upload an onboard configuration file ``<INST>_<CODE>_<date>T<time>_V<NN>.yaml``."""
+        return self._upload("onboard", Path(path), {})
+
+    def _upload(self, endpoint: str, path: Path, fields: dict[str, str]) -> UploadResult:
+        with path.open("rb") as handle:
+            content = handle.read()  # one body, replayed as is by every retry
+        response = self._call("POST", endpoint, files={"file": (path.name, content)}, data=fields)
+        document = response.json()
+        return UploadResult(
+            created=document["created"],
+            file_id=document["file_id"],
+            sha256=document["sha256"],
+            datasets=[Dataset.from_json(item) for item in document["datasets"]],
+            superseded=list(document.get("superseded", [])),
+            notes=list(document.get("notes", [])),
+        )
+
+    def set_quality(self, dataset_id: int, quality: int, reason: str) -> Dataset:
+        """Change a dataset's CAL_QUAL (0 good, 5 bad), saying why (``uploader`` role)."""
+        response = self._call(
+            "PATCH", f"datasets/{int(dataset_id)}", json={"cal_qual": quality, "reason": reason}
+        )
+        return Dataset.from_json(response.json())
+
+    def close(self) -> None:
+        """Close the connections."""
+        self.transport.close()
+
+    def __enter__(self) -> CaDBIO:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

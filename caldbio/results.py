@@ -1,0 +1,84 @@
+"""Typed results: a calibration dataset as the CalDB describes it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Dataset", "SearchAnswer"]
+
+
+@dataclass
+class Dataset:
+    """One indexed HDU: every CIF column, the file's identity, and where it is locally.
+
+    ``ref_time`` is the validity start in MJD (UTC); ``cal_xno`` is the HDU number of the
+    dataset in its file (primary = 0); ``local_path`` is set once the file is downloaded.
+    """
+
+    id: int
+    telescop: str
+    instrume: str
+    detnam: str
+    filter: str
+    cal_dev: str
+    cal_dir: str
+    cal_file: str
+    cal_clas: str
+    cal_dtyp: str
+    cal_cnam: str
+    cal_cbd: tuple[str, ...]
+    cal_xno: int
+    cal_vsd: str
+    cal_vst: str
+    ref_time: float
+    cal_qual: int
+    cal_date: str
+    cal_desc: str
+    file_id: int | None = None
+    sha256: str | None = None
+    size: int | None = None
+    url: str | None = None
+    indexed_at: datetime | None = None
+    indexed_by: str | None = None
+    local_path: Path | None = field(default=None, compare=False)
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> Dataset:
+        """Build from the server's JSON (unknown keys are ignored: newer servers add some)."""
+        known = {f.name for f in fields(cls)} - {"local_path"}
+        values = {k: v for k, v in document.items() if k in known}
+        values["cal_cbd"] = tuple(values.get("cal_cbd") or ())
+        if isinstance(values.get("indexed_at"), str):
+            values["indexed_at"] = datetime.fromisoformat(values["indexed_at"])
+        return cls(**values)
+
+    @property
+    def hdu(self) -> str:
+        """``file[xno]``: how FITS tools name this HDU."""
+        return f"{self.cal_file}[{self.cal_xno}]"
+
+    def to_json(self) -> dict[str, Any]:
+        """The dataset as JSON-ready values (for ``--json`` output and the offline index)."""
+        document: dict[str, Any] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, datetime):
+                value = value.isoformat()
+            elif isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            document[item.name] = value
+        return document
+
+
+@dataclass(frozen=True)
+class SearchAnswer:
+    """What a search found: ``nfound`` datasets (``results`` holds up to ``maxret``)."""
+
+    nfound: int
+    results: list[Dataset]
+    answered_at: datetime | None = None
