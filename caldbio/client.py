@@ -73,6 +73,7 @@ class CaDBIO:
         timeout: float | tuple[float, float] = (5.0, 60.0),
         offline: bool = False,
         progress: bool | None = None,
+        backoff_s: float = 0.5,
     ) -> None:
         runtime = (
             read_runtime_data(os.environ["RUNTIME_DATA"]) if "RUNTIME_DATA" in os.environ else {}
@@ -81,7 +82,9 @@ class CaDBIO:
             "/"
         )
         self.default_as_of = runtime.get("as_of")
-        self.transport = Transport(self.url, max_tries=max_tries, timeout=timeout)
+        self.transport = Transport(
+            self.url, max_tries=max_tries, timeout=timeout, backoff_s=backoff_s
+        )
         self.cache = Cache(Path(cache_dir) if cache_dir else default_cache_dir())
         self.tokens = (
             TokenProvider(self.url, explicit=token, exchange=self._exchange) if use_tokens else None
