@@ -7,6 +7,7 @@ success and rolls it back otherwise; this is the only commit of a request.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -70,11 +71,13 @@ def json_object(fields: Collection[str], *, example: str) -> dict[str, Any]:
     ValidationFailed
         If the body is not a JSON object, or has unknown fields; ``example`` shows one.
     """
-    if (request.content_length or 0) > MAX_JSON_BODY:
+    # Read at most one byte more than allowed: a chunked body has no Content-Length to check.
+    data = request.stream.read(MAX_JSON_BODY + 1)
+    if len(data) > MAX_JSON_BODY:
         raise PayloadTooLarge(f"this takes a small JSON object (at most {MAX_JSON_BODY} bytes)")
     try:
-        body = request.get_json(silent=True)
-    except RecursionError:  # absurdly nested JSON
+        body = json.loads(data) if request.is_json else None
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or absurdly nested
         body = None
     if not isinstance(body, dict):
         raise ValidationFailed(

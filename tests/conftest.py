@@ -176,7 +176,7 @@ def uploader(make_token: Callable[..., str]) -> dict[str, str]:
 def live_server(app: Flask) -> Iterator[str]:
     """The app served over real HTTP (threaded) on a free local port; yields its base URL."""
     server = make_server("127.0.0.1", 0, closing_responses(app), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()

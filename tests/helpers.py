@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import io
+import json
 import re
 import shutil
 import subprocess
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +19,17 @@ import numpy as np
 import pytest
 import yaml
 from astropy.io import fits
+from cryptography.hazmat.primitives.asymmetric import rsa
 from flask.testing import FlaskClient
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from werkzeug.test import TestResponse
 
 from caldb_server.catalogue.models import CalibrationFile, CatalogueIndex, Dataset
 from caldb_server.config import DEFAULT_REGISTRY
 from caldb_server.db import utcnow
 from caldb_server.heasarc.config_files import parse_caldb_config, read_alias_config
+from caldb_server.users.models import User
+from caldb_server.users.passwords import hash_password
 
 _NAME = re.compile(r"[A-Z0-9][A-Z0-9_-]{0,9}")
 _DIR = re.compile(r"data(/[a-z0-9][a-z0-9_.+-]*)+")
@@ -213,3 +222,59 @@ def insert_datasets(database: Any, rows: Iterable[Mapping[str, Any]]) -> None:
             uploaded_at=now,
         )
         session.add_all([Dataset(file=stored, **row) for row in rows])
+
+
+def bearer(token: str) -> dict[str, str]:
+    """Authorization headers carrying ``token``."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+@lru_cache(maxsize=16)
+def _password_hash(password: str) -> str:
+    return hash_password(password)  # argon2 is slow on purpose: hash each password once
+
+
+def add_user(
+    database: Any, name: str, password: str, role: str = "reader", *, disabled: bool = False
+) -> None:
+    """Write a user of the built-in issuer straight into the database (no API, no audit)."""
+    now = utcnow()
+    with database.unit_of_work() as session:
+        session.add(
+            User(
+                name=name,
+                role=role,
+                password_hash=_password_hash(password),
+                disabled=disabled,
+                created_by="test",
+                created_at=now,
+                updated_by="test",
+                updated_at=now,
+            )
+        )
+
+
+def b64url(data: bytes) -> str:
+    """Base64url without padding, as in the parts of a JWT."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def hs256_by_hand(claims: Mapping[str, Any], secret: bytes, kid: str | None = None) -> str:
+    """An HS256 JWT signed with any bytes: PyJWT refuses a public key as an HMAC secret."""
+    header = {"alg": "HS256", "typ": "JWT"} | ({"kid": kid} if kid else {})
+    signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64url(signature)}"
+
+
+def public_jwk(private_key: Any, kid: str) -> dict[str, Any]:
+    """The public JWK (with ``kid``) of an RSA or EC private key."""
+    public = private_key.public_key()
+    algorithm = RSAAlgorithm if isinstance(public, rsa.RSAPublicKey) else ECAlgorithm
+    return algorithm.to_jwk(public, as_dict=True) | {"kid": kid}
+
+
+def jwks_bytes(keys: Mapping[str, Any], *extra: Mapping[str, Any]) -> bytes:
+    """A JWKS document of the public halves of ``keys`` (private keys by kid), then ``extra``."""
+    entries = [public_jwk(key, kid) for kid, key in keys.items()]
+    return json.dumps({"keys": [*entries, *map(dict, extra)]}).encode()

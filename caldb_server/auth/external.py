@@ -168,6 +168,9 @@ class KeySet:
             if key is None and self._may_reload_early():
                 self._reload()
                 key = self._lookup(kid)
+            if key is None and not self._keys:
+                # A failed read is retried later; until then, the token is not the problem.
+                raise KeySetUnavailable("the identity provider's keys cannot be read at the moment")
         if key is None:
             if kid is None:
                 raise TokenError("the token names no key (kid) and the provider has several")

@@ -101,7 +101,7 @@ def flaky_server() -> Iterator[Flaky]:
     flaky = Flaky()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(flaky))
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     flaky.url = f"http://127.0.0.1:{server.server_port}"
     try:

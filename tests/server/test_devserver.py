@@ -40,7 +40,7 @@ def drop_after_headers(base_url, path):
 
 def test_dropped_downloads_close_their_files(app, uploader):
     server = make_server("127.0.0.1", 0, closing_responses(app), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_port}"
     # Upload over HTTP: Flask's test client leaves its own spooled body open above 500 kB.
