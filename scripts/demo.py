@@ -3,7 +3,8 @@
 Run with ``make demo``. Everything lives in ``demo-output/`` (recreated each run):
 
 1. ``caldb-server init`` on the embedded default (SQLite + local tree);
-2. ``caldb-server serve`` on a free port, and an uploader token from ``create-token``;
+2. ``caldb-server serve`` on a free port; an uploader made with ``create-user`` logs in at
+   ``POST /api/v1/auth/token``;
 3. two epochs of an MXT GAIN file uploaded through ``POST /api/v1/files``;
 4. searches that show the epoch change, ``as_of`` and ``explain``;
 5. the HEASARC tree: ``caldb.indx`` read back by CFITSIO (``fitscopy``) when installed;
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -62,11 +64,23 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def run(*arguments: str, env: dict[str, str]) -> str:
+def run(*arguments: str, env: dict[str, str], stdin: str | None = None) -> str:
     """Run a caldb-server command and return its standard output."""
     return subprocess.run(
-        [*SERVER, *arguments], env=env, check=True, capture_output=True, text=True
+        [*SERVER, *arguments], env=env, check=True, capture_output=True, text=True, input=stdin
     ).stdout
+
+
+def log_in(url: str, username: str, password: str) -> dict[str, str]:
+    """Exchange a name and password for a token; the Authorization header to send."""
+    answer = requests.post(
+        f"{url}/api/v1/auth/token", json={"username": username, "password": password}, timeout=30
+    )
+    answer.raise_for_status()
+    document = answer.json()
+    lifetime = document["expires_in"]
+    print(f"   {username} logged in: roles {document['roles']}, token valid {lifetime} s")
+    return {"Authorization": f"Bearer {document['access_token']}"}
 
 
 def wait_until_up(url: str) -> None:
@@ -182,10 +196,12 @@ def main() -> None:
     )
     try:
         wait_until_up(url)
-        token = run("create-token", "--role", "uploader", "--sub", "demo", "--days", "1", env=env)
-        print(f"2. server at {url}; uploader token issued by caldb-server create-token")
+        print(f"2. server at {url}; caldb-server create-user calib --role uploader")
+        password = secrets.token_urlsafe(16)  # a demo password, never printed
+        run("create-user", "calib", "--role", "uploader", env=env, stdin=password + "\n")
+        headers = log_in(url, "calib", password)
         print("3. uploading two epochs of MXT GAIN")
-        between = upload_gain_epochs(url, {"Authorization": f"Bearer {token.strip()}"})
+        between = upload_gain_epochs(url, headers)
         print("4. searches (quzcif semantics)")
         searches(url, between)
         print("5. the HEASARC tree")
