@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from caldb_server.catalogue.duplicates import find_duplicates
@@ -13,7 +15,7 @@ from caldb_server.catalogue.quality import GOOD, change_quality
 from caldb_server.db import utcnow
 from caldb_server.errors import Conflict, NotFound
 
-__all__ = ["get_dataset", "set_quality"]
+__all__ = ["get_dataset", "list_datasets", "set_quality"]
 
 
 def get_dataset(session: Session, dataset_id: int) -> Dataset:
@@ -74,3 +76,32 @@ def set_quality(
     record_change(index, now)
     session.flush()
     return dataset
+
+
+def list_datasets(
+    session: Session,
+    *,
+    mission: str,
+    instrument: str,
+    codenames: Sequence[str] = (),
+    after_id: int = 0,
+    limit: int,
+) -> Sequence[Dataset]:
+    """Every dataset of an instrument (all qualities), in index order, one page at a time.
+
+    Keyset paging (``id > after_id``) keeps pages consistent while uploads go on: a page
+    never repeats or skips a dataset that existed when paging began.
+    """
+    statement = (
+        select(Dataset)
+        .where(
+            Dataset.telescop == mission.upper(),
+            Dataset.instrume == instrument.upper(),
+            Dataset.id > after_id,
+        )
+        .order_by(Dataset.id)
+        .limit(limit)
+    )
+    if codenames:
+        statement = statement.where(Dataset.cal_cnam.in_([c.upper() for c in codenames]))
+    return session.scalars(statement).all()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, request
 
 from caldb_server.auth.access import current_principal, readable, require_role
 from caldb_server.catalogue.models import Dataset
 from caldb_server.catalogue.serialize import dataset_json, dataset_values
-from caldb_server.datasets.service import get_dataset, set_quality
+from caldb_server.datasets.service import get_dataset, list_datasets, set_quality
 from caldb_server.errors import ValidationFailed
 from caldb_server.web import api_root, db_session, json_object
 
@@ -74,3 +74,61 @@ def patch_dataset_view(dataset_id: int) -> dict[str, Any]:
         actor=current_principal().subject,
     )
     return _document(dataset)
+
+
+MAX_PAGE = 5000
+_LIST_PARAMETERS = frozenset({"mission", "instrument", "codename", "after", "limit"})
+
+
+def _bounded_int(text: str, low: int, high: int) -> int:
+    if not text.isascii() or not text.isdigit() or not low <= int(text) <= high:
+        raise ValueError(f"must be an integer from {low} to {high}")
+    return int(text)
+
+
+def _listing_params() -> dict[str, Any]:
+    args = request.args
+    errors = [
+        {"field": f, "reason": "unknown parameter"} for f in sorted(set(args) - _LIST_PARAMETERS)
+    ]
+    mission, instrument = args.get("mission", "SVOM"), args.get("instrument", "")
+    codenames = args.getlist("codename")
+    for field, value, length in [("mission", mission, 10), ("instrument", instrument, 10)]:
+        if not 0 < len(value) <= length:
+            errors.append({"field": field, "reason": f"is required: 1 to {length} characters"})
+    if any(not 0 < len(c) <= 20 for c in codenames):
+        errors.append({"field": "codename", "reason": "must have 1 to 20 characters"})
+    bounds = {"after": ("0", 0, 2147483647), "limit": (str(MAX_PAGE), 1, MAX_PAGE)}
+    numbers = {}
+    for field, (default, low, high) in bounds.items():
+        try:
+            numbers[field] = _bounded_int(args.get(field, default), low, high)
+        except ValueError as error:
+            errors.append({"field": field, "reason": str(error)})
+    if errors:
+        raise ValidationFailed("the listing parameters are not valid", errors=errors)
+    return {
+        "mission": mission,
+        "instrument": instrument,
+        "codenames": codenames,
+        "after_id": numbers["after"],
+        "limit": numbers["limit"],
+    }
+
+
+@blueprint.get("/datasets")
+@readable
+def list_datasets_view() -> dict[str, Any]:
+    """An instrument's whole catalogue, paged by id (``next``: the ``after`` of the next page).
+
+    What ``caldbio sync`` copies for offline searches: every quality, since the client
+    selects with the same pure module as the server.
+    """
+    params = _listing_params()
+    datasets = list_datasets(db_session(), **params)
+    root = api_root()
+    full = len(datasets) == params["limit"]
+    return {
+        "datasets": [dataset_json(dataset_values(d), root) for d in datasets],
+        "next": datasets[-1].id if full else None,
+    }

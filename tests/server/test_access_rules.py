@@ -18,6 +18,7 @@ EXPECTED_RULES = {
     "auth.tokens_view": "admin",
     "auth.whoami_view": "authenticated",
     "datasets.get_dataset_view": "read",
+    "datasets.list_datasets_view": "read",
     "datasets.patch_dataset_view": "uploader",
     "files.file_content_view": "read",
     "files.upload_file_view": "uploader",
@@ -55,6 +56,7 @@ def reads(client, uploader):
     return {
         "/api/v1/search?instrument=MXT&codename=GAIN&date=-": None,
         f"/api/v1/datasets/{dataset['id']}": None,
+        "/api/v1/datasets?instrument=MXT": None,
         f"/api/v1/files/{dataset['file_id']}/content": CONTENT,
         "/api/v1/instruments": None,
         "/caldb/data/svom/mxt/caldb.indx": None,

@@ -110,3 +110,44 @@ def test_patching_an_unknown_dataset_is_404(client, uploader):
         ),
         404,
     )
+
+
+def test_listing_pages_through_every_dataset_of_an_instrument(client, uploader):
+    for name, valid_from in [("gain_v1.fits", "2024-06-22"), ("gain_v2.fits", "2025-06-01")]:
+        content = calfile_bytes(MXT_GAIN | {"CVSD0001": valid_from})
+        assert upload(client, content, name, headers=uploader).status_code == 201
+    first_id = client.get("/api/v1/datasets?instrument=MXT").get_json()["datasets"][0]["id"]
+    client.patch(
+        f"/api/v1/datasets/{first_id}",
+        json={"cal_qual": 5, "reason": "bad"},
+        headers=uploader,
+    )
+    first = client.get("/api/v1/datasets?instrument=mxt&limit=1").get_json()
+    second = client.get(f"/api/v1/datasets?instrument=MXT&limit=1&after={first['next']}").get_json()
+    third = client.get(f"/api/v1/datasets?instrument=MXT&limit=1&after={second['next']}").get_json()
+    listed = first["datasets"] + second["datasets"] + third["datasets"]
+    assert [d["cal_file"] for d in listed] == ["gain_v1.fits", "gain_v2.fits"]
+    assert [d["cal_qual"] for d in listed] == [5, 0]  # every quality: offline selection filters
+    assert third == {"datasets": [], "next": None}
+    assert (
+        client.get("/api/v1/datasets?instrument=MXT&codename=teldef").get_json()["datasets"] == []
+    )
+    assert client.get("/api/v1/datasets?instrument=VT").get_json() == {"datasets": [], "next": None}
+
+
+@pytest.mark.parametrize(
+    ("query", "fields"),
+    [
+        ("", ["instrument"]),
+        ("instrument=MXT&limit=0", ["limit"]),
+        ("instrument=MXT&limit=5001", ["limit"]),
+        ("instrument=MXT&after=-1", ["after"]),
+        ("instrument=MXT&after=\uff11", ["after"]),  # a non-ASCII digit
+        ("instrument=ABCDEFGHIJK", ["instrument"]),
+        ("instrument=MXT&codename=" + "X" * 21, ["codename"]),
+        ("instrument=MXT&codname=GAIN", ["codname"]),
+    ],
+)
+def test_listing_refuses_bad_parameters(client, query, fields):
+    body = assert_problem(client.get(f"/api/v1/datasets?{query}"), 422)
+    assert [e["field"] for e in body["errors"]] == fields
