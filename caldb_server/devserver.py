@@ -25,7 +25,9 @@ class _ClosingIterable:
         self._closed = False
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self._body)
+        # A generator keeps this wrapper alive while the body is read: a caller holding only
+        # the iterator must not see the body closed under it by __del__.
+        yield from self._body
 
     def close(self) -> None:
         """Close the wrapped body once."""

@@ -10,6 +10,7 @@ else ``http://127.0.0.1:5000``. Tokens are found as :mod:`caldbio.tokens` descri
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Iterable
@@ -23,11 +24,14 @@ from tqdm import tqdm
 
 from caldbio.cache import CHUNK, Cache, CorruptDownload, default_cache_dir
 from caldbio.errors import AuthError, NotFound, TransportError
+from caldbio.offline import OfflineIndex, load_index, offline_search, save_index
 from caldbio.results import Dataset, SearchAnswer
 from caldbio.tokens import Token, TokenProvider, read_runtime_data
 from caldbio.transport import Transport
 
 __all__ = ["DEFAULT_URL", "CaDBIO", "UploadResult"]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_URL = "http://127.0.0.1:5000"
 DEFAULT_MAXRET = 50
@@ -53,6 +57,20 @@ class UploadResult:
     notes: list[str]
 
 
+def _offline_mode(offline: bool | str | None) -> str:
+    """``"on"``, ``"off"`` or ``"auto"`` from the argument, else ``CALDBIO_OFFLINE``."""
+    if offline is None:
+        offline = os.environ.get("CALDBIO_OFFLINE", "off")
+    if isinstance(offline, bool):
+        return "on" if offline else "off"
+    mode = {"1": "on", "true": "on", "on": "on", "0": "off", "false": "off", "off": "off"}.get(
+        offline.strip().lower(), offline.strip().lower()
+    )
+    if mode not in ("on", "off", "auto"):
+        raise ValueError(f"offline must be true, false or 'auto', got {offline!r}")
+    return mode
+
+
 def _when(value: str | date | datetime | None) -> str | None:
     if value is None or isinstance(value, str):
         return value
@@ -71,7 +89,7 @@ class CaDBIO:
         token: str | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
         timeout: float | tuple[float, float] = (5.0, 60.0),
-        offline: bool = False,
+        offline: bool | str | None = None,
         progress: bool | None = None,
         backoff_s: float = 0.5,
     ) -> None:
@@ -89,7 +107,7 @@ class CaDBIO:
         self.tokens = (
             TokenProvider(self.url, explicit=token, exchange=self._exchange) if use_tokens else None
         )
-        self.offline = offline
+        self.offline_mode = _offline_mode(offline)
         self.progress = progress
 
     # -- plumbing -------------------------------------------------------------------------
@@ -146,7 +164,15 @@ class CaDBIO:
         as_of = _when(as_of) or self.default_as_of
         if as_of:
             params["as_of"] = as_of
-        document = self._call("GET", "search", params=params).json()
+        if self.offline_mode == "on":
+            return self._offline_answer(params, as_of)
+        try:
+            document = self._call("GET", "search", params=params).json()
+        except TransportError as error:
+            if self.offline_mode != "auto":
+                raise
+            log.warning("%s; answering from the offline copy", error.detail)
+            return self._offline_answer(params, as_of)
         answered_at = document.get("answered_at")
         return SearchAnswer(
             nfound=document["nfound"],
@@ -201,6 +227,73 @@ class CaDBIO:
             self.download_all(answer.results, download_path)
         return answer.results
 
+    def _offline_answer(self, params: dict[str, str], as_of: str | None) -> SearchAnswer:
+        if as_of:
+            raise NotFound("as_of cannot be replayed offline: the copy holds no quality history")
+        index = load_index(self.cache.root, params["mission"], params["instrument"])
+        query = {key: params.get(key) for key in ("codename", "date", "time", "detector")}
+        query |= {"filter": params["filter"], "expr": params["expr"]}
+        return offline_search(index, query | {"maxret": int(params["maxret"])})
+
+    def sync(
+        self,
+        instrument: str,
+        codenames: Iterable[str] = (),
+        *,
+        mission: str = "SVOM",
+        download: bool = True,
+    ) -> OfflineIndex:
+        """Copy an instrument's catalogue (and its good files) into the cache for offline use.
+
+        Parameters
+        ----------
+        instrument : str
+            The instrument (or an alias such as ``ECLAIRS``).
+        codenames : iterable of str
+            Only these codenames (default: all).
+        download : bool
+            Also fetch the files of every good dataset (a calibration bundle).
+        """
+        canonical, aliases = self._canonical(mission, instrument)
+        wanted = tuple(sorted({c.upper() for c in codenames}))
+        datasets: list[Dataset] = []
+        after: int | None = 0
+        while after is not None:
+            params: dict[str, Any] = {"mission": mission, "instrument": canonical, "after": after}
+            params["codename"] = list(wanted)
+            page = self._call("GET", "datasets", params=params).json()
+            datasets.extend(Dataset.from_json(item) for item in page["datasets"])
+            after = page["next"]
+        index = OfflineIndex(
+            mission=mission.upper(),
+            instrument=canonical,
+            aliases=aliases,
+            codenames=wanted,
+            url=self.url,
+            synced_at=datetime.now().astimezone(),
+            datasets=tuple(datasets),
+        )
+        if download:
+            fetched = set()
+            for dataset in datasets:
+                if dataset.cal_qual == 0 and dataset.sha256 and dataset.sha256 not in fetched:
+                    self._fetch(dataset)
+                    fetched.add(dataset.sha256)
+        save_index(self.cache.root, index)
+        return index
+
+    def _canonical(self, mission: str, instrument: str) -> tuple[str, tuple[str, ...]]:
+        """The instrument's registered name and its aliases (``ECLAIRS`` → ``ECL``)."""
+        name = instrument.upper()
+        for entry in self.instruments().get("missions", []):
+            if entry.get("name") != mission.upper():
+                continue
+            aliases: dict[str, list[str]] = entry.get("aliases") or {}
+            if len(aliases.get(name, [])) == 1:
+                name = aliases[name][0]
+            return name, tuple(sorted(a for a, t in aliases.items() if t == [name]))
+        return name, ()
+
     def download(self, dataset: Dataset, path: str | os.PathLike[str]) -> Path:
         """Put the dataset's file in directory ``path`` (from the cache when it is there).
 
@@ -227,6 +320,8 @@ class CaDBIO:
         assert dataset.sha256 is not None
         if self.cache.lookup(dataset.sha256) is not None:
             return
+        if self.offline_mode == "on":
+            raise NotFound(f"{dataset.cal_file} is not in the offline cache {self.cache.root}")
 
         def fill(writer: Any) -> None:
             with self._call("GET", f"files/{dataset.file_id}/content", stream=True) as response:

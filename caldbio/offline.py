@@ -1,0 +1,154 @@
+"""Offline searches: the cache's copy of a catalogue, selected with the server's own rules.
+
+``caldbio sync INSTRUMENT`` (:meth:`caldbio.CaDBIO.sync`) copies every dataset of an
+instrument (all qualities, from ``GET /api/v1/datasets``) into
+``<cache>/index/<mission>/<instrument>.json`` and the good datasets' files into the cache.
+An offline search then applies :func:`caldb_selection.select` — the module the server
+uses — to that copy, so both answer alike for the catalogue as it was when synced.
+``as_of`` cannot be replayed offline: the copy holds qualities, not their history.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from caldb_selection import Query, parse_expression, requested_mjd, select
+from caldbio.errors import NotFound, ValidationFailed
+from caldbio.results import Dataset, SearchAnswer
+
+__all__ = ["OfflineIndex", "index_path", "load_index", "offline_search", "save_index"]
+
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class OfflineIndex:
+    """An instrument's catalogue as synced: its datasets, aliases, source and time."""
+
+    mission: str
+    instrument: str
+    aliases: tuple[str, ...]
+    codenames: tuple[str, ...]  # empty: every codename was synced
+    url: str
+    synced_at: datetime
+    datasets: tuple[Dataset, ...]
+
+
+def index_path(cache_root: Path, mission: str, instrument: str) -> Path:
+    """Where the copy of ``mission``/``instrument`` lives in the cache."""
+    for name in (mission, instrument):
+        if not name.isascii() or not name.replace("-", "").replace("_", "").isalnum():
+            raise ValueError(f"not a mission or instrument name: {name!r}")
+    return cache_root / "index" / mission.lower() / f"{instrument.lower()}.json"
+
+
+def save_index(cache_root: Path, index: OfflineIndex) -> Path:
+    """Write the copy atomically (a reader never sees half of it)."""
+    path = index_path(cache_root, index.mission, index.instrument)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "format": FORMAT,
+        "mission": index.mission,
+        "instrument": index.instrument,
+        "aliases": list(index.aliases),
+        "codenames": list(index.codenames),
+        "url": index.url,
+        "synced_at": index.synced_at.isoformat(),
+        "datasets": [dataset.to_json() | {"local_path": None} for dataset in index.datasets],
+    }
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            json.dump(document, handle)
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _read(path: Path) -> OfflineIndex:
+    try:
+        document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return OfflineIndex(
+            mission=document["mission"],
+            instrument=document["instrument"],
+            aliases=tuple(document.get("aliases", ())),
+            codenames=tuple(document.get("codenames", ())),
+            url=document["url"],
+            synced_at=datetime.fromisoformat(document["synced_at"]),
+            datasets=tuple(Dataset.from_json(item) for item in document["datasets"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise NotFound(f"the offline copy {path} cannot be read ({error}); sync again") from None
+
+
+def load_index(cache_root: Path, mission: str, instrument: str) -> OfflineIndex:
+    """The synced copy of an instrument, found by its name or one of its aliases.
+
+    Raises
+    ------
+    NotFound
+        If the instrument was never synced into this cache.
+    """
+    path = index_path(cache_root, mission, instrument)
+    if path.is_file():
+        return _read(path)
+    for candidate in sorted(path.parent.glob("*.json")):
+        index = _read(candidate)
+        if instrument.upper() in index.aliases:
+            return index
+    raise NotFound(
+        f"{mission.upper()} {instrument.upper()} is not in the offline cache {cache_root}; "
+        f"run 'caldbio sync {instrument.upper()}' while the CalDB is reachable"
+    )
+
+
+def offline_search(
+    index: OfflineIndex,
+    query: dict[str, Any],
+    *,
+    now: datetime | None = None,
+) -> SearchAnswer:
+    """Select among an instrument's synced datasets as the server would.
+
+    ``query`` holds the search's arguments: ``codename``, ``date``, ``time``, ``detector``,
+    ``filter``, ``expr``, ``maxret`` (the instrument is the index's).
+
+    Raises
+    ------
+    NotFound
+        If the codename was left out of the sync (the answer would be wrongly empty).
+    ValidationFailed
+        For a malformed date, time or expression (the server would answer 422).
+    """
+    codename = query["codename"].upper()
+    if index.codenames and codename not in index.codenames:
+        raise NotFound(
+            f"{codename} was not synced for {index.instrument} "
+            f"(synced: {', '.join(index.codenames)}); sync it while the CalDB is reachable"
+        )
+    now = now or datetime.now(UTC)
+    try:
+        time_mjd = requested_mjd(query["date"], query["time"], now)
+        expression = parse_expression(query["expr"])
+    except ValueError as error:
+        raise ValidationFailed(str(error), status=422) from None
+    selection = select(
+        index.datasets,
+        Query.create(
+            index.instrument,
+            codename,
+            detector=query["detector"],
+            filter=query["filter"],
+            expression=expression,
+            time_mjd=time_mjd,
+        ),
+    )
+    return SearchAnswer(selection.nfound, list(selection.selected[: query["maxret"]]), now)
