@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from caldbio.cache import CHUNK, Cache, CorruptDownload, default_cache_dir
 from caldbio.errors import AuthError, NotFound, TransportError
-from caldbio.offline import OfflineIndex, load_index, offline_search, save_index
+from caldbio.offline import OfflineIndex, load_index, offline_search, sync_instrument
 from caldbio.results import Dataset, SearchAnswer
 from caldbio.tokens import Token, TokenProvider, read_runtime_data
 from caldbio.transport import Transport
@@ -118,7 +118,7 @@ class CaDBIO:
         )
         return response.json()
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """A request with the bearer token, if any; a refused token names its source."""
         token: Token | None = self.tokens.token() if self.tokens else None
         headers = {"Authorization": f"Bearer {token.value}"} if token else {}
@@ -167,7 +167,7 @@ class CaDBIO:
         if self.offline_mode == "on":
             return self._offline_answer(params, as_of)
         try:
-            document = self._call("GET", "search", params=params).json()
+            document = self.request("GET", "search", params=params).json()
         except TransportError as error:
             if self.offline_mode != "auto":
                 raise
@@ -254,45 +254,19 @@ class CaDBIO:
         download : bool
             Also fetch the files of every good dataset (a calibration bundle).
         """
-        canonical, aliases = self._canonical(mission, instrument)
-        wanted = tuple(sorted({c.upper() for c in codenames}))
-        datasets: list[Dataset] = []
-        after: int | None = 0
-        while after is not None:
-            params: dict[str, Any] = {"mission": mission, "instrument": canonical, "after": after}
-            params["codename"] = list(wanted)
-            page = self._call("GET", "datasets", params=params).json()
-            datasets.extend(Dataset.from_json(item) for item in page["datasets"])
-            after = page["next"]
-        index = OfflineIndex(
-            mission=mission.upper(),
-            instrument=canonical,
-            aliases=aliases,
-            codenames=wanted,
-            url=self.url,
-            synced_at=datetime.now().astimezone(),
-            datasets=tuple(datasets),
-        )
-        if download:
-            fetched = set()
-            for dataset in datasets:
-                if dataset.cal_qual == 0 and dataset.sha256 and dataset.sha256 not in fetched:
-                    self._fetch(dataset)
-                    fetched.add(dataset.sha256)
-        save_index(self.cache.root, index)
-        return index
+        return sync_instrument(self, instrument, codenames, mission=mission, download=download)
 
-    def _canonical(self, mission: str, instrument: str) -> tuple[str, tuple[str, ...]]:
-        """The instrument's registered name and its aliases (``ECLAIRS`` → ``ECL``)."""
-        name = instrument.upper()
-        for entry in self.instruments().get("missions", []):
-            if entry.get("name") != mission.upper():
-                continue
-            aliases: dict[str, list[str]] = entry.get("aliases") or {}
-            if len(aliases.get(name, [])) == 1:
-                name = aliases[name][0]
-            return name, tuple(sorted(a for a, t in aliases.items() if t == [name]))
-        return name, ()
+    def health(self) -> dict[str, Any]:
+        """The server's liveness and database state (no token needed)."""
+        return self.transport.request("GET", "health").json()
+
+    def whoami(self) -> dict[str, Any]:
+        """What the client's token stands for on this server (subject, roles, expiry)."""
+        return self.request("GET", "auth/whoami").json()
+
+    def login(self, username: str, password: str) -> dict[str, Any]:
+        """Exchange a name and password for a token (``caldbio login`` saves it)."""
+        return self._exchange(username, password)
 
     def download(self, dataset: Dataset, path: str | os.PathLike[str]) -> Path:
         """Put the dataset's file in directory ``path`` (from the cache when it is there).
@@ -306,7 +280,7 @@ class CaDBIO:
         """
         if dataset.sha256 is None or dataset.file_id is None:
             raise NotFound(f"the CalDB holds no file for dataset {dataset.id} ({dataset.cal_file})")
-        self._fetch(dataset)
+        self.fetch_to_cache(dataset)
         dataset.local_path = self.cache.materialize(dataset.sha256, Path(path), dataset.cal_file)
         return dataset.local_path
 
@@ -315,7 +289,7 @@ class CaDBIO:
         for dataset in datasets:
             self.download(dataset, path)
 
-    def _fetch(self, dataset: Dataset) -> None:
+    def fetch_to_cache(self, dataset: Dataset) -> None:
         """Make sure the cache holds the dataset's file, downloading it if needed."""
         assert dataset.sha256 is not None
         if self.cache.lookup(dataset.sha256) is not None:
@@ -324,7 +298,7 @@ class CaDBIO:
             raise NotFound(f"{dataset.cal_file} is not in the offline cache {self.cache.root}")
 
         def fill(writer: Any) -> None:
-            with self._call("GET", f"files/{dataset.file_id}/content", stream=True) as response:
+            with self.request("GET", f"files/{dataset.file_id}/content", stream=True) as response:
                 bar = self._progress_bar(dataset)
                 try:
                     for chunk in response.iter_content(CHUNK):
@@ -358,11 +332,11 @@ class CaDBIO:
 
     def instruments(self) -> dict[str, Any]:
         """The registry: missions, instruments, codenames and dataset counts."""
-        return self._call("GET", "instruments").json()
+        return self.request("GET", "instruments").json()
 
     def dataset(self, dataset_id: int) -> dict[str, Any]:
         """One dataset with its uploader and quality history."""
-        return self._call("GET", f"datasets/{int(dataset_id)}").json()
+        return self.request("GET", f"datasets/{int(dataset_id)}").json()
 
     # -- writing --------------------------------------------------------------------------
 
@@ -377,7 +351,7 @@ class CaDBIO:
     def _upload(self, endpoint: str, path: Path, fields: dict[str, str]) -> UploadResult:
         with path.open("rb") as handle:
             content = handle.read()  # one body, replayed as is by every retry
-        response = self._call("POST", endpoint, files={"file": (path.name, content)}, data=fields)
+        response = self.request("POST", endpoint, files={"file": (path.name, content)}, data=fields)
         document = response.json()
         return UploadResult(
             created=document["created"],
@@ -390,7 +364,7 @@ class CaDBIO:
 
     def set_quality(self, dataset_id: int, quality: int, reason: str) -> Dataset:
         """Change a dataset's CAL_QUAL (0 good, 5 bad), saying why (``uploader`` role)."""
-        response = self._call(
+        response = self.request(
             "PATCH", f"datasets/{int(dataset_id)}", json={"cal_qual": quality, "reason": reason}
         )
         return Dataset.from_json(response.json())

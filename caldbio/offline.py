@@ -13,16 +13,24 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from caldb_selection import Query, parse_expression, requested_mjd, select
 from caldbio.errors import NotFound, ValidationFailed
 from caldbio.results import Dataset, SearchAnswer
 
-__all__ = ["OfflineIndex", "index_path", "load_index", "offline_search", "save_index"]
+__all__ = [
+    "OfflineIndex",
+    "index_path",
+    "load_index",
+    "offline_search",
+    "save_index",
+    "sync_instrument",
+]
 
 FORMAT = 1
 
@@ -152,3 +160,67 @@ def offline_search(
         ),
     )
     return SearchAnswer(selection.nfound, list(selection.selected[: query["maxret"]]), now)
+
+
+class _Client(Protocol):
+    url: str
+
+    def instruments(self) -> dict[str, Any]: ...
+    def request(self, method: str, path: str, **kwargs: Any) -> Any: ...
+    def fetch_to_cache(self, dataset: Dataset) -> None: ...
+
+    @property
+    def cache(self) -> Any: ...
+
+
+def _canonical(client: _Client, mission: str, instrument: str) -> tuple[str, tuple[str, ...]]:
+    """The instrument's registered name and its aliases (``ECLAIRS`` → ``ECL``)."""
+    name = instrument.upper()
+    for entry in client.instruments().get("missions", []):
+        if entry.get("name") != mission.upper():
+            continue
+        aliases: dict[str, list[str]] = entry.get("aliases") or {}
+        if len(aliases.get(name, [])) == 1:
+            name = aliases[name][0]
+        return name, tuple(sorted(a for a, t in aliases.items() if t == [name]))
+    return name, ()
+
+
+def sync_instrument(
+    client: _Client,
+    instrument: str,
+    codenames: Iterable[str] = (),
+    *,
+    mission: str = "SVOM",
+    download: bool = True,
+) -> OfflineIndex:
+    """Copy an instrument's catalogue from the server, and its good files into the cache.
+
+    The copy is written last, so an interrupted sync leaves the previous copy in place.
+    """
+    canonical, aliases = _canonical(client, mission, instrument)
+    wanted = tuple(sorted({c.upper() for c in codenames}))
+    datasets: list[Dataset] = []
+    after: int | None = 0
+    while after is not None:
+        params = {"mission": mission, "instrument": canonical, "after": after}
+        page = client.request("GET", "datasets", params=params | {"codename": list(wanted)}).json()
+        datasets.extend(Dataset.from_json(item) for item in page["datasets"])
+        after = page["next"]
+    if download:
+        fetched: set[str] = set()
+        for dataset in datasets:
+            if dataset.cal_qual == 0 and dataset.sha256 and dataset.sha256 not in fetched:
+                client.fetch_to_cache(dataset)
+                fetched.add(dataset.sha256)
+    index = OfflineIndex(
+        mission=mission.upper(),
+        instrument=canonical,
+        aliases=aliases,
+        codenames=wanted,
+        url=client.url,
+        synced_at=datetime.now(UTC),
+        datasets=tuple(datasets),
+    )
+    save_index(client.cache.root, index)
+    return index
