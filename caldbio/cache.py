@@ -4,14 +4,15 @@ Layout under the cache root (``cache_dir=``, ``$CALDBIO_CACHE``, else
 ``$XDG_CACHE_HOME/caldbio`` or ``~/.cache/caldbio``)::
 
     objects/<sha[:2]>/<sha256>     read-only files, named by their content's sha256
+    objects/<sha[:2]>/<sha256>.verified   size, mtime and inode when last verified
     locks/<sha256>.lock            one writer per object at a time (flock)
     index/<mission>/<inst>.json    the catalogue copy used by offline searches
 
 A file enters ``objects/`` only through :meth:`Cache.store`: written to a temporary file in
 the same directory, hashed while written, checked against the expected sha256, then
-renamed into place. Readers re-hash an object before trusting it, so a corrupted entry is
-found, removed and fetched again. Several processes storing one object take its lock in
-turn: the first downloads, the others find it done.
+renamed into place. Readers re-hash an object whenever it changed since it was verified,
+so a corrupted entry is found, removed and fetched again. Several processes storing one
+object take its lock in turn: the first downloads, the others find it done.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import queue
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
@@ -62,17 +65,46 @@ def _checked(sha256: str) -> str:
 
 
 class _HashingWriter:
-    """A file object that hashes what is written to it."""
+    """A file writer that hashes what it writes, in a second thread.
+
+    ``hashlib`` and file writes release the GIL, so hashing overlaps with receiving and
+    writing (on two cores a download is then bound by the network and the disk, not by
+    sha256). Call :meth:`finish` before reading ``digest``.
+    """
 
     def __init__(self, handle: BinaryIO) -> None:
         self.handle = handle
         self.digest = hashlib.sha256()
         self.size = 0
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=32)
+        self._hasher = threading.Thread(target=self._hash, daemon=True)
+        self._hasher.start()
+
+    def _hash(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            self.digest.update(chunk)
 
     def write(self, data: bytes) -> int:
-        self.digest.update(data)
+        self._chunks.put(data)
         self.size += len(data)
         return self.handle.write(data)
+
+    def finish(self) -> None:
+        """Wait until everything written is hashed."""
+        if self._hasher.is_alive():
+            self._chunks.put(None)
+            self._hasher.join()
+
+
+def _fingerprint(path: Path) -> str:
+    status = path.stat()
+    return f"{status.st_size} {status.st_mtime_ns} {status.st_ino}"
+
+
+def _write_stamp(stamp: Path, fingerprint: str) -> None:
+    temporary = stamp.with_name(f".tmp-{stamp.name}.{os.getpid()}.{threading.get_ident()}")
+    temporary.write_text(fingerprint)
+    temporary.replace(stamp)
 
 
 def _check_received(writer: _HashingWriter, sha256: str, size: int | None) -> None:
@@ -94,13 +126,26 @@ class Cache:
         return self.root / "objects" / sha256[:2] / sha256
 
     def lookup(self, sha256: str) -> Path | None:
-        """The verified object, or None; a corrupted object is deleted."""
+        """The verified object, or None; a corrupted object is deleted.
+
+        An object is re-hashed whenever its size, modification time or inode differ from
+        when it was last verified (recorded beside it), so an overwritten or replaced file
+        is caught without hashing unchanged large files on every use.
+        """
         path = self.object_path(sha256)
-        if not path.is_file():
+        try:
+            fingerprint = _fingerprint(path)
+        except FileNotFoundError:
             return None
+        stamp = path.with_name(path.name + ".verified")
+        with contextlib.suppress(OSError):
+            if stamp.read_text() == fingerprint:
+                return path
         if sha256_of(path) != sha256.lower():
             path.unlink(missing_ok=True)
+            stamp.unlink(missing_ok=True)
             return None
+        _write_stamp(stamp, fingerprint)
         return path
 
     @contextlib.contextmanager
@@ -138,12 +183,16 @@ class Cache:
             try:
                 with os.fdopen(descriptor, "wb") as handle:
                     writer = _HashingWriter(handle)
-                    fill(writer)
+                    try:
+                        fill(writer)
+                    finally:
+                        writer.finish()
                     handle.flush()
                     os.fsync(handle.fileno())
                 _check_received(writer, sha256, size)
                 Path(temporary).chmod(0o444)  # calibration files are immutable
                 Path(temporary).replace(target)
+                _write_stamp(target.with_name(target.name + ".verified"), _fingerprint(target))
             except BaseException:
                 Path(temporary).unlink(missing_ok=True)
                 raise

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import urllib3
 from tqdm import tqdm
 
 from caldbio.cache import CHUNK, Cache, CorruptDownload, default_cache_dir
@@ -42,6 +43,7 @@ _BODY_ERRORS = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ConnectionError,
     requests.exceptions.Timeout,
+    urllib3.exceptions.HTTPError,  # a body broken off or stalled, read from urllib3 directly
 )
 
 
@@ -301,7 +303,7 @@ class CaDBIO:
             with self.request("GET", f"files/{dataset.file_id}/content", stream=True) as response:
                 bar = self._progress_bar(dataset)
                 try:
-                    for chunk in response.iter_content(CHUNK):
+                    for chunk in response.raw.stream(CHUNK, decode_content=True):
                         writer.write(chunk)
                         if bar is not None:
                             bar.update(len(chunk))
@@ -314,7 +316,7 @@ class CaDBIO:
                 lambda: self.cache.store(dataset.sha256, fill, size=dataset.size),
                 _BODY_ERRORS,
             )
-        except (CorruptDownload, requests.RequestException) as error:
+        except (CorruptDownload, requests.RequestException, urllib3.exceptions.HTTPError) as error:
             raise TransportError(
                 f"could not download {dataset.cal_file} intact after "
                 f"{self.transport.max_tries} attempt(s): {error}"
