@@ -85,7 +85,8 @@ class _HashingWriter:
             self.digest.update(chunk)
 
     def write(self, data: bytes) -> int:
-        self._chunks.put(data)
+        # The caller may reuse its buffer once write returns: hash a copy (free for bytes).
+        self._chunks.put(bytes(data))
         self.size += len(data)
         return self.handle.write(data)
 

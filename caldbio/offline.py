@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from caldb_selection import Query, parse_expression, requested_mjd, select
+from caldb_selection import ExpressionError, Query, parse_expression, requested_mjd, select
 from caldbio.errors import NotFound, ValidationFailed
 from caldbio.results import Dataset, SearchAnswer
 
@@ -118,6 +118,24 @@ def load_index(cache_root: Path, mission: str, instrument: str) -> OfflineIndex:
     )
 
 
+MAX_MAXRET = 10000  # as the server
+_NAME_LENGTHS = {"codename": 20, "detector": 20, "filter": 10}
+
+
+def _check_query(query: dict[str, Any]) -> None:
+    """Refuse what the server would refuse with a 422, naming each field."""
+    errors = [
+        {"field": name, "reason": f"must have 1 to {length} characters"}
+        for name, length in _NAME_LENGTHS.items()
+        if not isinstance(query.get(name), str) or not 0 < len(query[name].strip()) <= length
+    ]
+    maxret = query.get("maxret")
+    if isinstance(maxret, bool) or not isinstance(maxret, int) or not 1 <= maxret <= MAX_MAXRET:
+        errors.append({"field": "maxret", "reason": f"must be an integer from 1 to {MAX_MAXRET}"})
+    if errors:
+        raise ValidationFailed("the search parameters are not valid", status=422, errors=errors)
+
+
 def offline_search(
     index: OfflineIndex,
     query: dict[str, Any],
@@ -136,6 +154,7 @@ def offline_search(
     ValidationFailed
         For a malformed date, time or expression (the server would answer 422).
     """
+    _check_query(query)
     codename = query["codename"].upper()
     if index.codenames and codename not in index.codenames:
         raise NotFound(
@@ -147,7 +166,10 @@ def offline_search(
         time_mjd = requested_mjd(query["date"], query["time"], now)
         expression = parse_expression(query["expr"])
     except ValueError as error:
-        raise ValidationFailed(str(error), status=422) from None
+        field = "expr" if isinstance(error, ExpressionError) else "date"
+        raise ValidationFailed(
+            str(error), status=422, errors=[{"field": field, "reason": str(error)}]
+        ) from None
     selection = select(
         index.datasets,
         Query.create(

@@ -23,6 +23,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from caldbio.errors import AuthError
+
 __all__ = [
     "Token",
     "TokenProvider",
@@ -143,13 +145,17 @@ class TokenProvider:
         password = self._environ.get("CALDB_PASSWORD")
         if not (username and password and self._exchange):
             return None
+        source = f"CALDB_USERNAME/CALDB_PASSWORD ({username})"
         with self._lock:
             if self._exchanged is None or self._exchanged.expires_soon(self._clock()):
-                answer = self._exchange(username, password)
+                try:
+                    answer = self._exchange(username, password)
+                except AuthError as error:
+                    error.token_source = source
+                    error.detail = f"{error.detail} (the credentials from {source})"
+                    raise
                 self._exchanged = Token(
-                    answer["access_token"],
-                    f"CALDB_USERNAME/CALDB_PASSWORD ({username})",
-                    _parse_instant(answer.get("expires_at")),
+                    answer["access_token"], source, _parse_instant(answer.get("expires_at"))
                 )
             return self._exchanged
 
@@ -171,9 +177,11 @@ class TokenProvider:
         entry = _read_token_file(self._config_dir).get(self.url)
         if isinstance(entry, dict) and isinstance(entry.get("token"), str):
             path = self._config_dir / TOKEN_FILE
-            return Token(
+            saved = Token(
                 entry["token"],
                 f"the token file {path} (caldbio login)",
                 _parse_instant(entry.get("expires_at")),
             )
+            if saved.expires_at is None or saved.expires_at > self._clock():
+                return saved  # an expired login gives way to the next source
         return None
