@@ -3,9 +3,18 @@
 Production: ``gunicorn -w 4 -b 0.0.0.0:8000 'caldb_server:create_app()'``.
 """
 
+from typing import Any
+
 __version__ = "0.1.0"
 
-# Imported after __version__, which the app's modules read.
-from caldb_server.app import create_app
-
 __all__ = ["__version__", "create_app"]
+
+
+def __getattr__(name: str) -> Any:
+    # The app (Flask, SQLAlchemy...) loads only when asked for: light modules of this
+    # package, such as the demonstration data generator the simulator uses, stay light.
+    if name == "create_app":
+        from caldb_server.app import create_app  # noqa: PLC0415
+
+        return create_app
+    raise AttributeError(f"module 'caldb_server' has no attribute {name!r}")

@@ -26,6 +26,7 @@ from caldb_server.files.views import blueprint as files_blueprint
 from caldb_server.heasarc.views import blueprint as heasarc_blueprint
 from caldb_server.instruments.views import blueprint as instruments_blueprint
 from caldb_server.meta.views import blueprint as meta_blueprint
+from caldb_server.onboard.views import blueprint as onboard_blueprint
 from caldb_server.registry import load_registry
 from caldb_server.search.views import blueprint as search_blueprint
 from caldb_server.storage import Storage
@@ -38,6 +39,7 @@ API_BLUEPRINTS = (
     search_blueprint,
     datasets_blueprint,
     files_blueprint,
+    onboard_blueprint,
     instruments_blueprint,
     meta_blueprint,
     auth_blueprint,

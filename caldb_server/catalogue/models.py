@@ -33,6 +33,7 @@ from sqlalchemy.types import TypeDecorator
 from caldb_server.db import Base, utcnow
 
 __all__ = [
+    "ONBOARD_CLASS",
     "CalibrationFile",
     "CatalogueIndex",
     "Dataset",
@@ -42,6 +43,8 @@ __all__ = [
 ]
 
 ACTOR_LENGTH = 200
+# CAL_CLAS of onboard-upload products (SPEC §3.5): searched, never listed in caldb.indx.
+ONBOARD_CLASS = "UPLOAD"
 
 
 class CatalogueIndex(Base):
@@ -106,8 +109,8 @@ class Dataset(Base):
     detnam: Mapped[str] = mapped_column(String(20))
     filter: Mapped[str] = mapped_column(String(10))
     cal_dev: Mapped[str] = mapped_column(String(20))
-    cal_clas: Mapped[str] = mapped_column(String(3))
-    cal_dtyp: Mapped[str] = mapped_column(String(4))
+    cal_clas: Mapped[str] = mapped_column(String(6))  # BCF, CPF; UPLOAD for onboard files
+    cal_dtyp: Mapped[str] = mapped_column(String(7))  # DATA, TASK; ONBOARD
     cal_cnam: Mapped[str] = mapped_column(String(20))
     cal_cbd: Mapped[list[str]] = mapped_column(JSON)
     cal_xno: Mapped[int] = mapped_column(SmallInteger)

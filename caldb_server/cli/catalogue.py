@@ -27,6 +27,7 @@ from caldb_server.heasarc.cif import CifFormatError
 from caldb_server.heasarc.tree import export_tree, release_index, write_index
 from caldb_server.imports.service import import_cif
 from caldb_server.ingest.service import IngestOutcome, ingest_file
+from caldb_server.onboard.service import ingest_onboard
 from caldb_server.web import Caldb
 
 __all__ = ["export", "fsck_command", "import_cif_command", "ingest", "init", "release", "serve"]
@@ -59,7 +60,7 @@ def serve(host: str, port: int) -> None:
 @click.option("--supersede", is_flag=True, help="Replace duplicated good datasets (CAL_QUAL := 5).")
 @actor_option
 def ingest(files: tuple[Path, ...], supersede: bool, actor: str) -> None:
-    """Index calibration FITS files into the CalDB (each file on its own).
+    """Index calibration FITS files (and onboard .yaml files) into the CalDB, each on its own.
 
     A refused file does not stop the others; the exit code is that of the first refusal.
     """
@@ -82,12 +83,19 @@ def ingest(files: tuple[Path, ...], supersede: bool, actor: str) -> None:
 
 
 def _ingest_one(services: Caldb, path: Path, *, supersede: bool, actor: str) -> IngestOutcome:
-    """One file, one unit of work: a refused file does not stop the others."""
+    """One file, one unit of work: a refused file does not stop the others.
+
+    ``.yaml`` files are onboard-upload products; anything else is a calibration FITS file.
+    """
     with (
         path.open("rb") as stream,
         services.storage.receive(stream, path.name) as incoming,
         services.database.unit_of_work() as session,
     ):
+        if path.suffix == ".yaml":
+            return ingest_onboard(
+                session, services.storage, services.registry, incoming, actor=actor
+            )
         return ingest_file(
             session,
             services.storage,

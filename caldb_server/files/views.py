@@ -7,12 +7,13 @@ import logging
 from typing import Any
 
 from flask import Blueprint, Response, request, send_file
+from werkzeug.datastructures import FileStorage
 
 from caldb_server.auth.access import current_principal, readable, require_role
 from caldb_server.catalogue.models import CalibrationFile
 from caldb_server.catalogue.serialize import dataset_json, dataset_values
 from caldb_server.errors import BadRequest, CaldbError, NotFound, ValidationFailed
-from caldb_server.ingest.service import ingest_file
+from caldb_server.ingest.service import IngestOutcome, ingest_file
 from caldb_server.web import api_root, db_session, extension, parse_flag
 
 __all__ = ["blueprint", "send_calibration_file"]
@@ -76,9 +77,7 @@ def _supersede_flag() -> bool:
 @require_role("uploader")
 def upload_file_view() -> tuple[dict[str, Any], int]:
     """Upload one calibration FITS file (multipart field ``file``, optional ``supersede``)."""
-    upload = request.files.get("file")
-    if upload is None or len(request.files.getlist("file")) != 1 or len(request.files) != 1:
-        raise BadRequest("send exactly one multipart part named 'file'")
+    upload = single_file_part()
     supersede = _supersede_flag()
     services = extension()
     with services.storage.receive(upload.stream, upload.filename or "") as incoming:
@@ -91,6 +90,11 @@ def upload_file_view() -> tuple[dict[str, Any], int]:
             supersede=supersede,
             max_bytes=services.settings.max_upload_bytes,
         )
+    return upload_answer(outcome)
+
+
+def upload_answer(outcome: IngestOutcome) -> tuple[dict[str, Any], int]:
+    """What an upload did, as JSON: 201 when indexed, 200 for an identical re-upload."""
     root = api_root()
     body = {
         "created": outcome.created,
@@ -101,3 +105,11 @@ def upload_file_view() -> tuple[dict[str, Any], int]:
         "notes": outcome.notes,
     }
     return body, 201 if outcome.created else 200
+
+
+def single_file_part() -> FileStorage:
+    """The one multipart part named ``file`` of an upload (400 otherwise)."""
+    upload = request.files.get("file")
+    if upload is None or len(request.files.getlist("file")) != 1 or len(request.files) != 1:
+        raise BadRequest("send exactly one multipart part named 'file'")
+    return upload

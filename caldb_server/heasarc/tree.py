@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from caldb_server.catalogue.indexes import lock_index
 from caldb_server.catalogue.models import (
+    ONBOARD_CLASS,
     CalibrationFile,
     CatalogueIndex,
     Dataset,
@@ -73,11 +74,14 @@ _CIF_COLUMNS = (
 
 
 def cif_rows(session: Session, index_dir: str) -> Iterator[CifRow]:
-    """Every dataset of an index as a CIF row, in index order."""
+    """Every calibration dataset of an index as a CIF row, in index order.
+
+    Onboard products are left out: FITS tools could not open their YAML files.
+    """
     statement = (
         select(*_CIF_COLUMNS)
         .join(CalibrationFile, Dataset.file_id == CalibrationFile.id)
-        .where(CalibrationFile.index_dir == index_dir)
+        .where(CalibrationFile.index_dir == index_dir, Dataset.cal_clas != ONBOARD_CLASS)
         .order_by(Dataset.id)
     )  # no server-side cursor: write_cif holds every row anyway, and reads autocommit
     for values in session.execute(statement):

@@ -25,7 +25,7 @@ from caldb_server.ingest.compression import DecompressedTooLarge
 from caldb_server.ingest.headers import Check, HduDataset, read_calibration_file
 from caldb_server.registry import Registry
 
-__all__ = ["IngestOutcome", "ingest_file"]
+__all__ = ["IngestOutcome", "existing_file", "ingest_file", "restore_missing_copy"]
 
 MAX_FILE_NAME = 40
 MAX_CAL_DIR = 70
@@ -138,7 +138,7 @@ def _validate(
     return rows, index_dir, cal_dir, reading.notes
 
 
-def _existing(
+def existing_file(
     session: Session, index_dir: str, incoming: storage.IncomingFile
 ) -> CalibrationFile | None:
     """The stored file of that name: identical (idempotent) or a conflict."""
@@ -157,7 +157,7 @@ def _existing(
     return existing
 
 
-def _restored(
+def restore_missing_copy(
     existing: CalibrationFile,
     tree: storage.Storage,
     incoming: storage.IncomingFile,
@@ -239,16 +239,16 @@ def ingest_file(
     """
     rows, index_dir, cal_dir, notes = _validate(incoming, registry, max_bytes)
     # An identical re-upload changes nothing (the index keeps its serial and CALDBVER).
-    existing = _existing(session, index_dir, incoming)
+    existing = existing_file(session, index_dir, incoming)
     if existing is None:
         index = lock_index(session, index_dir, rows[0].telescop)
-        existing = _existing(session, index_dir, incoming)  # committed while we waited?
+        existing = existing_file(session, index_dir, incoming)  # committed while we waited?
     if existing is not None:
         return IngestOutcome(
             False,
             existing,
             list(existing.datasets),
-            notes=_restored(existing, tree, incoming, session, notes),
+            notes=restore_missing_copy(existing, tree, incoming, session, notes),
         )
     duplicates = _duplicates(session, rows)
     if duplicates and not supersede:

@@ -33,6 +33,7 @@ class Instrument:
     dir: str
     description: str = ""
     codenames: Mapping[str, str] = field(default_factory=dict)
+    onboard: Mapping[str, str] = field(default_factory=dict)  # onboard-upload codenames
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,12 @@ def _check_consistency(document: dict[str, Any]) -> list[str]:
         instruments = [i["name"] for i in mission["instruments"]]
         if len(set(instruments)) != len(instruments):
             problems.append(f"mission {name} declares an instrument twice")
+        for instrument in mission["instruments"]:
+            both = set(instrument.get("codenames", {})) & set(instrument.get("onboard", {}))
+            problems.extend(
+                f"{name} {instrument['name']} codename {code} is both calibration and onboard"
+                for code in sorted(both)
+            )
         for alias, targets in mission.get("aliases", {}).items():
             if alias in instruments:
                 problems.append(f"{name} alias {alias} is also an instrument name")
@@ -123,7 +130,11 @@ def parse_registry(document: Any) -> Registry:
     for mission in document["missions"]:
         instruments = {
             i["name"]: Instrument(
-                i["name"], i["dir"], i.get("description", ""), i.get("codenames", {})
+                i["name"],
+                i["dir"],
+                i.get("description", ""),
+                i.get("codenames", {}),
+                i.get("onboard", {}),
             )
             for i in mission["instruments"]
         }

@@ -78,6 +78,17 @@ def test_upload_search_get_and_json(env, capsys, tmp_path):
     assert (tmp_path / "here" / "gain_v2.fits").read_bytes() == (env / "gain_v2.fits").read_bytes()
 
 
+def test_upload_onboard_from_the_command_line(env, capsys):
+    name = "VT_EXPSEQ_20250101T000000_V01.yaml"
+    (env / name).write_text("blue: {exposures_s: [10, 20]}\nred: {exposures_s: [15]}\n")
+    code, out, _ = caldbio(capsys, "upload-onboard", env / name)
+    assert (code, out) == (0, f"{name}: indexed: VT/EXPSEQ[0]\n")
+    (env / "VT_EXPSEQ_20250101T000000_V02.yaml").write_text("blue: {exposures_s: [-1]}\n")
+    code, out, err = caldbio(capsys, "upload-onboard", env / "VT_EXPSEQ_20250101T000000_V02.yaml")
+    assert (code, out) == (3, "")
+    assert "schema" in err
+
+
 def test_quzcif_prints_path_and_extension_lines(env, capsys, server, tmp_path, monkeypatch):
     caldbio(capsys, "upload", env / "gain_v1.fits", env / "gain_v2.fits")
     args = ("quzcif", "SVOM", "MXT", "-", "-", "GAIN", "2025-07-01", "00:00:00", "-")

@@ -144,3 +144,25 @@ def test_instruments_and_a_dataset_without_a_held_file(make_client, server, tmp_
     )
     with pytest.raises(NotFound, match="holds no file"):
         make_client().download(imported, tmp_path)
+
+
+def test_upload_onboard_and_search_what_was_active(make_client, make_token, tmp_path):
+    client = make_client(token=make_token("uploader"))
+    content = "event_threshold_adu: {}\nsplit_threshold_adu: 5\nupper_threshold_adu: 4000\n"
+    for version, threshold in [(1, 20), (2, 25)]:
+        path = tmp_path / f"MXT_EVTTHR_20250301T120000_V0{version}.yaml"
+        path.write_text(content.format(threshold))
+        result = client.upload_onboard(path)
+        assert result.created
+        assert (result.datasets[0].cal_clas, result.datasets[0].cal_dtyp) == ("UPLOAD", "ONBOARD")
+    assert len(result.superseded) == 1
+    (found,) = client.search("MXT", "evtthr", date="2025-06-01", download_path=tmp_path / "got")
+    assert found.cal_file == "MXT_EVTTHR_20250301T120000_V02.yaml"
+    assert "event_threshold_adu: 25" in found.local_path.read_text()
+    bad = tmp_path / "MXT_EVTTHR_2025.yaml"
+    bad.write_text(content.format(20))
+    with pytest.raises(ValidationFailed) as raised:
+        client.upload_onboard(bad)
+    assert (
+        raised.value.errors[0]["pattern"] == "<INSTRUME>_<CODENAME>_<YYYYMMDD>T<HHMMSS>_V<NN>.yaml"
+    )

@@ -19,6 +19,7 @@ EXPECTED_RULES = {
     "auth.whoami_view": "authenticated",
     "datasets.get_dataset_view": "read",
     "datasets.list_datasets_view": "read",
+    "onboard.upload_onboard_view": "uploader",
     "datasets.patch_dataset_view": "uploader",
     "files.file_content_view": "read",
     "files.upload_file_view": "uploader",

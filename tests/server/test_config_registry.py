@@ -78,6 +78,16 @@ def test_registry_expands_aliases_and_resolves_single_targets():
         (lambda d: d["missions"][0]["aliases"].update(MXT=["ECL"]), "also an instrument"),
         (lambda d: d["missions"].append(dict(d["missions"][0])), "declared twice"),
         (lambda d: d.update(extra=1), "extra"),
+        (
+            lambda d: d["missions"][0]["instruments"][0].update(
+                codenames={"GAIN": "x"}, onboard={"GAIN": "x"}
+            ),
+            "both calibration and onboard",
+        ),
+        (
+            lambda d: d["missions"][0]["instruments"][0].update(onboard={"EVT_THR": "x"}),
+            "onboard",
+        ),
     ],
 )
 def test_invalid_registries_are_refused_with_the_reason(change, message):
