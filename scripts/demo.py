@@ -5,8 +5,9 @@ Run with ``make demo``. Everything lives in ``demo-output/`` (recreated each run
 1. ``caldb-server init`` on the embedded default (SQLite + local tree);
 2. ``caldb-server serve`` on a free port; an uploader made with ``create-user`` logs in at
    ``POST /api/v1/auth/token``;
-3. two epochs of an MXT GAIN file uploaded through ``POST /api/v1/files``;
-4. searches that show the epoch change, ``as_of`` and ``explain``;
+3. ``caldb-server demo-data`` (MXT, ECL, VT calibration and onboard files), then one more
+   MXT GAIN epoch uploaded through ``POST /api/v1/files``;
+4. searches: detectors, epochs, an alias, onboard versions, ``as_of``, ``explain``;
 5. the HEASARC tree: ``caldb.indx`` read back by CFITSIO (``fitscopy``) when installed;
 6. with ``../shared`` present, the real Swift XRT index imported and a worked quzcif example.
 """
@@ -104,45 +105,53 @@ def show_search(url: str, title: str, **params: str) -> None:
         print(f"      rejected {where}: {item['reason']}: {item['detail']}")
 
 
-def upload_gain_epochs(url: str, headers: dict[str, str]) -> str:
-    """Upload two GAIN epochs; return when a search answered between them (for as_of)."""
-    between = ""
-    for name, valid_from, gain in (
-        ("mxt_gain_20240622v001.fits", "2024-06-22", 3.60),
-        ("mxt_gain_20250601v001.fits", "2025-06-01", 3.64),
-    ):
-        reply = requests.post(
-            f"{url}/api/v1/files",
-            headers=headers,
-            timeout=30,
-            files={"file": (name, gain_file(valid_from, gain))},
-        )
-        ids = [d["id"] for d in reply.json()["datasets"]]
-        print(f"   {name}: HTTP {reply.status_code}, dataset ids {ids}")
-        if not between:  # a search between the uploads: its answered_at replays it later
-            search = requests.get(
-                f"{url}/api/v1/search", timeout=10, params={"instrument": "MXT", "codename": "GAIN"}
-            )
-            between = search.json()["answered_at"]
-    return between
+def upload_gain_epoch(url: str, headers: dict[str, str]) -> str:
+    """Upload a new GAIN epoch through the API; return a search's answered_at from before."""
+    before = requests.get(
+        f"{url}/api/v1/search",
+        timeout=10,
+        params={"instrument": "MXT", "codename": "GAIN", "date": "2026-02-01"},
+    ).json()["answered_at"]
+    name = "mxt_gain_20260101v001.fits"
+    reply = requests.post(
+        f"{url}/api/v1/files",
+        headers=headers,
+        timeout=30,
+        files={"file": (name, gain_file("2026-01-01", 5.08))},
+    )
+    ids = [d["id"] for d in reply.json()["datasets"]]
+    print(f"   {name}: HTTP {reply.status_code}, dataset ids {ids}")
+    return before
 
 
-def searches(url: str, between: str) -> None:
-    """The epoch change, as_of, a boundary expression and explain."""
+def searches(url: str, before: str) -> None:
+    """Three instruments, epochs, detectors, onboard versions, as_of, boundaries, explain."""
+    show_search(url, "VT FLAT, detector BLUE", instrument="VT", codename="FLAT", detector="BLUE")
+    show_search(url, "VT FLAT, detector RED", instrument="VT", codename="FLAT", detector="RED")
+    teldef = {"instrument": "MXT", "codename": "TELDEF"}
+    show_search(url, "MXT TELDEF on 2024-12-01", **teldef, date="2024-12-01")
+    show_search(url, "MXT TELDEF on 2025-07-01 (realigned)", **teldef, date="2025-07-01")
+    show_search(url, "ECLAIRS GAIN (alias of ECL)", instrument="ECLAIRS", codename="GAIN")
+    onboard = {"instrument": "MXT", "codename": "EVTTHR"}
+    show_search(url, "MXT EVTTHR onboard on 2024-08-01", **onboard, date="2024-08-01")
+    show_search(url, "MXT EVTTHR onboard on 2025-04-01", **onboard, date="2025-04-01")
     gain = {"instrument": "MXT", "codename": "GAIN"}
-    show_search(url, "GAIN on 2024-12-01", **gain, date="2024-12-01")
-    show_search(url, "GAIN on 2025-07-01", **gain, date="2025-07-01")
+    show_search(url, "MXT GAIN on 2026-02-01", **gain, date="2026-02-01")
     show_search(
-        url, "GAIN on 2025-07-01 as_of a search before", **gain, date="2025-07-01", as_of=between
+        url,
+        "MXT GAIN on 2026-02-01 as_of before the upload",
+        **gain,
+        date="2026-02-01",
+        as_of=before,
     )
     show_search(
         url,
-        "GAIN energ.eq.12 (outside ENERG(0.2-10))",
-        **gain,
-        date="2025-07-01",
+        "MXT MATRIX energ.eq.12 (outside 0.2-10)",
+        instrument="MXT",
+        codename="MATRIX",
         expr="energ.eq.12",
     )
-    show_search(url, "GAIN on 2025-07-01, explain", **gain, date="2025-07-01", explain="true")
+    show_search(url, "MXT GAIN on 2026-02-01, explain", **gain, date="2026-02-01", explain="true")
 
 
 def heasarc_tree(url: str) -> None:
@@ -200,10 +209,12 @@ def main() -> None:
         password = secrets.token_urlsafe(16)  # a demo password, never printed
         run("create-user", "calib", "--role", "uploader", env=env, stdin=password + "\n")
         headers = log_in(url, "calib", password)
-        print("3. uploading two epochs of MXT GAIN")
-        between = upload_gain_epochs(url, headers)
+        loaded = run("demo-data", env=env).strip().splitlines()
+        print(f"3. caldb-server {loaded[-1]}")
+        print("   then one more MXT GAIN epoch uploaded through the API")
+        before = upload_gain_epoch(url, headers)
         print("4. searches (quzcif semantics)")
-        searches(url, between)
+        searches(url, before)
         print("5. the HEASARC tree")
         heasarc_tree(url)
         if SWIFT_CIF.is_file():
