@@ -1,0 +1,201 @@
+"""Calibration for bricks: from the CalDB through CaDBIO, or from a local override file.
+
+A brick asks for a codename at the observation date; the provider answers with a local
+path, the HDU to read and a :class:`CalibrationUsed` record, which goes into
+processing_status.json and into the header of every FITS output. A codename mapped to a
+file in ``parameters.calibration`` (``"GAIN": "my_gain.fits"`` or ``"my_gain.fits[1]"``) is
+used instead of the CalDB, and recorded as ``source: local``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from astropy.io import fits
+
+from caldbio import CaDBIO, CaDBIOError, TransportError
+from pipeline_bricks.framework.errors import BrickError
+from pipeline_bricks.framework.runtime import RuntimeData
+
+__all__ = ["CalibrationFile", "CalibrationProvider", "CalibrationUsed", "record_in_header"]
+
+_WITH_EXTENSION = re.compile(r"(?P<path>.+)\[(?P<xno>[0-9]{1,3})\]")
+
+
+@dataclass(frozen=True)
+class CalibrationUsed:
+    """One calibration dataset a brick used (processing_status.json ``calibration`` item)."""
+
+    codename: str
+    file: str
+    extension: int
+    sha256: str
+    source: str  # "caldb" or "local"
+    dataset_id: int | None
+    as_of: str | None
+
+    def card(self) -> str:
+        """The value of a ``CALFnnnn`` header card."""
+        return f"{self.codename} {self.file}[{self.extension}] sha256={self.sha256}"
+
+
+@dataclass(frozen=True)
+class CalibrationFile:
+    """Where to read a calibration dataset: the file, its HDU number, and the record."""
+
+    path: Path
+    extension: int
+    used: CalibrationUsed
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _extension_of(path: Path, codename: str) -> int:
+    """The first HDU whose CCNM0001 is the codename (1 when no HDU says)."""
+    try:
+        with fits.open(path) as hdus:
+            for number, hdu in enumerate(hdus):
+                if str(hdu.header.get("CCNM0001", "")).upper() == codename:
+                    return number
+    except OSError as error:
+        raise BrickError(f"cannot read the local {codename} file {path}: {error}") from None
+    return 1
+
+
+@dataclass(frozen=True)
+class _Request:
+    codename: str
+    date: str
+    instrument: str
+    selection: dict[str, str]  # detector, filter, expr
+
+
+class CalibrationProvider:
+    """Answers a brick's calibration requests for one job."""
+
+    def __init__(self, runtime: RuntimeData, *, cache_dir: Path | None = None) -> None:
+        self.runtime = runtime
+        self.as_of = runtime.caldb.get("as_of")
+        self._overrides: dict[str, str] = dict(runtime.parameters.get("calibration", {}))
+        self._cache_dir = cache_dir
+        self._client: CaDBIO | None = None
+        self.used: list[CalibrationUsed] = []
+
+    def _caldb(self) -> CaDBIO:
+        if self._client is None:
+            settings = self.runtime.caldb
+            self._client = CaDBIO(
+                settings.get("url"),
+                token=settings.get("token"),
+                max_tries=settings.get("max_tries", 5),
+                cache_dir=self._cache_dir,
+            )
+        return self._client
+
+    def get(
+        self,
+        codename: str,
+        *,
+        date: str,
+        instrument: str | None = None,
+        detector: str = "-",
+        filter: str = "-",
+        expr: str = "-",
+    ) -> CalibrationFile:
+        """The calibration dataset ``codename`` valid at ``date`` (ISO instant, UTC).
+
+        Raises
+        ------
+        BrickError
+            If the local override is unreadable, the CalDB is unreachable after its retries,
+            refuses the request, or has no (or several different) matching datasets.
+        """
+        request = _Request(
+            codename.upper(),
+            date,
+            instrument or self.runtime.target["instrument"],
+            {"detector": detector, "filter": filter, "expr": expr},
+        )
+        if request.codename in self._overrides:
+            found = self._local(request.codename)
+        else:
+            found = self._from_caldb(request)
+        self.used.append(found.used)
+        return found
+
+    def _local(self, codename: str) -> CalibrationFile:
+        text = self._overrides[codename]
+        match = _WITH_EXTENSION.fullmatch(text)
+        path = self.runtime.resolve(match["path"] if match else text)
+        if not path.is_file():
+            raise BrickError(f"the local {codename} file {path} does not exist")
+        extension = int(match["xno"]) if match else _extension_of(path, codename)
+        used = CalibrationUsed(codename, path.name, extension, _sha256(path), "local", None, None)
+        return CalibrationFile(path, extension, used)
+
+    def _from_caldb(self, request: _Request) -> CalibrationFile:
+        client = self._caldb()
+        what = f"{request.codename} calibration of {request.instrument} valid at {request.date}"
+        try:
+            answer = client.search_answer(
+                request.instrument,
+                request.codename,
+                request.date,
+                as_of=self.as_of,
+                **request.selection,
+            )
+        except TransportError as error:
+            raise BrickError(f"the CalDB is unreachable: {error.detail}") from None
+        except CaDBIOError as error:
+            raise BrickError(f"the CalDB refused the {request.codename} request: {error}") from None
+        if not answer.results:
+            when = f" (as_of {self.as_of})" if self.as_of else ""
+            raise BrickError(f"the CalDB at {client.url} has no {what}{when}")
+        if len({(d.sha256, d.cal_xno) for d in answer.results}) > 1:
+            raise BrickError(
+                f"the CalDB gives several different datasets for the {what}; "
+                "the brick must choose one (detector, filter or expression)"
+            )
+        dataset = answer.results[0]
+        try:
+            path = client.download(dataset, self.runtime.output_dir / "calibration")
+        except CaDBIOError as error:
+            raise BrickError(f"cannot download {dataset.cal_file}: {error}") from None
+        assert dataset.sha256 is not None  # downloaded, so held and verified
+        as_of = self.as_of or (answer.answered_at.isoformat() if answer.answered_at else None)
+        used = CalibrationUsed(
+            request.codename,
+            dataset.cal_file,
+            dataset.cal_xno,
+            dataset.sha256,
+            "caldb",
+            dataset.id,
+            as_of,
+        )
+        return CalibrationFile(path, dataset.cal_xno, used)
+
+    def close(self) -> None:
+        """Close the CalDB connections."""
+        if self._client is not None:
+            self._client.close()
+
+
+def record_in_header(header: Any, used: list[CalibrationUsed]) -> None:
+    """Write ``CALFnnnn`` cards (one per dataset used) and ``CALASOF`` into a FITS header."""
+    for number, item in enumerate(used, start=1):
+        header[f"CALF{number:04d}"] = (item.card(), f"{item.source} calibration")
+    as_of = {item.as_of for item in used if item.source == "caldb"}
+    header["CALASOF"] = (
+        ", ".join(sorted(a for a in as_of if a)) or "none",
+        "CalDB as_of of the searches",
+    )
