@@ -1,0 +1,1 @@
+"""MXT pipeline bricks: calibrate, coordinates, screen, products (pure science + brick classes)."""

@@ -1,0 +1,347 @@
+"""MXT energy scale: 3 x 3 pattern analysis, gain/offset, CTI and PHA -> PI (pure numpy).
+
+The science of the ``mxt-calibrate`` brick (docs/calibration_formats.md §3.3,
+docs/event_formats.md §1 and §3). No FITS I/O here and no loop over events.
+
+``PHAS`` holds the raw amplitudes [ADU, offset included] of the 3 x 3 box around the central
+pixel (RAWX, RAWY), index ``3 * (dy + 1) + (dx + 1)``. A pixel belongs to the pattern when its
+offset-subtracted amplitude ``a - OFFSET(RAWX + dx)`` is at least the split threshold; the
+9-bit mask of those pixels (bit ``k`` = PHAS index ``k``, centre = bit 4) is graded with
+:data:`PATTERN_TABLE`:
+
+=====  ============  =====================================================================
+code   multiplicity  pixels above the split threshold besides the centre
+=====  ============  =====================================================================
+0      1             none (single)
+1..4   2             one edge neighbour at +x, +y, -x, -y
+5..8   3             one x and one y edge neighbour: quadrant (+x,+y), (-x,+y), (-x,-y), (+x,-y)
+9..12  4             the same L plus the corner between its two edge neighbours (2 x 2 square)
+-1     0             anything else: centre below threshold, a corner without both its edges,
+                     opposite neighbours, more than 4 pixels; also (outside the table) a
+                     centre that is not the largest offset-subtracted amplitude of the box
+=====  ============  =====================================================================
+
+Pixels off the CCD (column or row outside 1..256) never belong to a pattern.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = [
+    "MULTIPLICITY_OF_PATTERN",
+    "N_COLUMNS",
+    "PATTERN_TABLE",
+    "STATUS_INVALID_PATTERN",
+    "STATUS_OUT_OF_BAND",
+    "CalibratedEvents",
+    "Patterns",
+    "calibrate_events",
+    "cti_correct",
+    "pattern_energy_ev",
+    "reconstruct_patterns",
+    "to_pi",
+]
+
+N_COLUMNS = 256  # RAWX and RAWY run over 1..256
+STATUS_INVALID_PATTERN = 1
+STATUS_OUT_OF_BAND = 16
+
+_DX = np.tile(np.array([-1, 0, 1]), 3)  # column offset of each PHAS index
+_DY = np.repeat(np.array([-1, 0, 1]), 3)  # row offset of each PHAS index
+_CENTRE = 4
+_BIT = 1 << np.arange(9)
+
+
+def _build_pattern_table() -> NDArray[np.int16]:
+    """The grade of each of the 512 above-threshold masks, from the rules of the module doc."""
+    edges = [(1, 0), (0, 1), (-1, 0), (0, -1)]  # +x, +y, -x, -y
+    quadrants = [((1, 0), (0, 1)), ((-1, 0), (0, 1)), ((-1, 0), (0, -1)), ((1, 0), (0, -1))]
+    shapes: list[list[tuple[int, int]]] = [[]]
+    shapes += [[edge] for edge in edges]
+    shapes += [[ex, ey] for ex, ey in quadrants]
+    shapes += [[ex, ey, (ex[0], ey[1])] for ex, ey in quadrants]
+    table = np.full(512, -1, dtype=np.int16)
+    for code, shape in enumerate(shapes):
+        mask = 1 << _CENTRE
+        for dx, dy in shape:
+            mask |= 1 << (3 * (dy + 1) + (dx + 1))
+        table[mask] = code
+    return table
+
+
+#: Pattern code (int16, -1 invalid) for each 9-bit mask of pixels above the split threshold.
+PATTERN_TABLE: NDArray[np.int16] = _build_pattern_table()
+PATTERN_TABLE.flags.writeable = False
+#: Multiplicity of pattern codes 0..12.
+MULTIPLICITY_OF_PATTERN: NDArray[np.int16] = np.array([1] + [2] * 4 + [3] * 4 + [4] * 4, np.int16)
+MULTIPLICITY_OF_PATTERN.flags.writeable = False
+
+
+@dataclass(frozen=True)
+class Patterns:
+    """Result of :func:`reconstruct_patterns`, one entry per event.
+
+    Attributes
+    ----------
+    pha_adu : numpy.ndarray
+        (n,) float64 [ADU]: sum of ``a - OFFSET(column)`` over the pixels above the split
+        threshold (also for invalid patterns).
+    pattern : numpy.ndarray
+        (n,) int16 pattern code 0..12, -1 for an invalid pattern.
+    multiplicity : numpy.ndarray
+        (n,) int16 number of pixels of the pattern, 1..4; 0 for an invalid pattern.
+    mask : numpy.ndarray
+        (n, 9) bool, the pixels above the split threshold (PHAS order).
+    """
+
+    pha_adu: NDArray[np.float64]
+    pattern: NDArray[np.int16]
+    multiplicity: NDArray[np.int16]
+    mask: NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class CalibratedEvents:
+    """The columns ``mxt-calibrate`` adds to the event list (docs/event_formats.md §3).
+
+    Attributes
+    ----------
+    pha : numpy.ndarray
+        (n,) int32 [ADU], offset-subtracted pattern sum, rounded (column ``PHA``, J).
+    pattern, multiplicity : numpy.ndarray
+        (n,) int16, see :class:`Patterns` (columns ``PATTERN``, ``MULTIPLICITY``, I).
+    energy : numpy.ndarray
+        (n,) float32 [keV] after gain, offset and CTI (column ``ENERGY``, E).
+    pi : numpy.ndarray
+        (n,) int32 10 eV channel (column ``PI``, J); see :func:`to_pi` out of the band.
+    status : numpy.ndarray
+        (n,) int16, the input STATUS with bit 1 (invalid pattern) and bit 16 (PI outside
+        0..1023) set where they apply.
+    """
+
+    pha: NDArray[np.int32]
+    pattern: NDArray[np.int16]
+    multiplicity: NDArray[np.int16]
+    energy: NDArray[np.float32]
+    pi: NDArray[np.int32]
+    status: NDArray[np.int16]
+
+
+def _box_columns(rawx: ArrayLike, n: int) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
+    """0-based gain-table index of each box pixel (clipped) and whether the column exists."""
+    columns = np.asarray(rawx, dtype=np.intp).reshape(n, 1) + _DX
+    on_ccd = (columns >= 1) & (columns <= N_COLUMNS)
+    return np.clip(columns, 1, N_COLUMNS) - 1, on_ccd
+
+
+def _check_phas(phas: ArrayLike) -> NDArray[np.float64]:
+    array = np.asarray(phas, dtype=np.float64)
+    if array.ndim != 2 or array.shape[1] != 9:
+        raise ValueError(f"PHAS must have shape (n, 9), not {array.shape}")
+    return array
+
+
+def reconstruct_patterns(
+    phas: ArrayLike,
+    rawx: ArrayLike,
+    offsets: ArrayLike,
+    split_threshold_adu: float,
+    rawy: ArrayLike | None = None,
+) -> Patterns:
+    """Grade the 3 x 3 boxes and sum the offset-subtracted amplitudes of their patterns.
+
+    Parameters
+    ----------
+    phas : array_like
+        (n, 9) raw amplitudes [ADU], offset included, index ``3 * (dy + 1) + (dx + 1)``.
+    rawx : array_like
+        (n,) column of the central pixel, 1..256.
+    offsets : array_like
+        (256,) OFFSET [ADU] of RAWX = 1..256; pixel ``dx`` uses the offset of RAWX + dx.
+    split_threshold_adu : float
+        SPLTHR [ADU]: a pixel is in the pattern if ``a - OFFSET >= split_threshold_adu``.
+    rawy : array_like, optional
+        (n,) row of the central pixel; when given, pixels of rows 0 and 257 (which hold 0)
+        are left out even if ``0 - OFFSET`` passes the threshold.
+
+    Returns
+    -------
+    Patterns
+        PHA sum [ADU], pattern code, multiplicity and the above-threshold mask.
+    """
+    raw = _check_phas(phas)
+    n = raw.shape[0]
+    index, on_ccd = _box_columns(rawx, n)
+    if rawy is not None:
+        rows = np.asarray(rawy, dtype=np.intp).reshape(n, 1) + _DY
+        on_ccd &= (rows >= 1) & (rows <= N_COLUMNS)
+    net = raw - np.asarray(offsets, dtype=np.float64)[index]
+    mask = on_ccd & (net >= split_threshold_adu)
+    pattern = PATTERN_TABLE[(mask * _BIT).sum(axis=1)]
+    box_max = np.where(on_ccd, net, -np.inf).max(axis=1)
+    pattern = np.where(net[:, _CENTRE] >= box_max, pattern, -1).astype(np.int16)
+    multiplicity = np.where(pattern >= 0, MULTIPLICITY_OF_PATTERN[pattern], 0).astype(np.int16)
+    pha = np.where(mask, net, 0.0).sum(axis=1)
+    return Patterns(pha, pattern, multiplicity, mask)
+
+
+def pattern_energy_ev(
+    phas: ArrayLike,
+    rawx: ArrayLike,
+    mask: ArrayLike,
+    gains: ArrayLike,
+    offsets: ArrayLike,
+) -> NDArray[np.float64]:
+    """Measured event energy ``E_meas = sum_i GAIN(x_i) * (a_i - OFFSET(x_i))`` [eV].
+
+    Parameters
+    ----------
+    phas : array_like
+        (n, 9) raw amplitudes [ADU], offset included.
+    rawx : array_like
+        (n,) column of the central pixel, 1..256; pixel ``i`` is in column ``x_i = RAWX + dx_i``.
+    mask : array_like
+        (n, 9) bool, the pixels of the pattern (:attr:`Patterns.mask`); off-CCD pixels
+        are ignored.
+    gains, offsets : array_like
+        (256,) GAIN [eV/ADU] and OFFSET [ADU] of RAWX = 1..256.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n,) float64 energy before CTI correction [eV].
+    """
+    raw = _check_phas(phas)
+    index, on_ccd = _box_columns(rawx, raw.shape[0])
+    gain = np.asarray(gains, dtype=np.float64)[index]
+    offset = np.asarray(offsets, dtype=np.float64)[index]
+    use = on_ccd & np.asarray(mask, dtype=bool)
+    return np.where(use, gain * (raw - offset), 0.0).sum(axis=1)
+
+
+def cti_correct(
+    energy_ev: ArrayLike,
+    rawy: ArrayLike,
+    cti_norm: float,
+    cti_e0_kev: float,
+    cti_index: float,
+    *,
+    n_offset: int = 0,
+) -> NDArray[np.float64]:
+    """Undo the parallel charge transfer loss: ``E = E_meas / (1 - CTI(E_meas)) ** N``.
+
+    Parameters
+    ----------
+    energy_ev : array_like
+        Measured energy ``E_meas`` [eV].
+    rawy : array_like
+        Row of the central pixel, 1..256 (broadcast against ``energy_ev``).
+    cti_norm, cti_e0_kev, cti_index : float
+        Keywords CTI_NORM, CTI_E0 [keV], CTI_IDX: ``CTI(E) = CTI_NORM * (E / CTI_E0) **
+        -CTI_IDX``, fraction of the charge lost per transfer, E in keV.
+    n_offset : int, optional
+        CTI_NOFF: the number of transfers is ``N = RAWY + n_offset``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Corrected energy [eV]; energies <= 0 are returned unchanged.
+    """
+    measured = np.asarray(energy_ev, dtype=np.float64)
+    positive = measured > 0
+    kev = np.where(positive, measured, 1000.0 * cti_e0_kev) / 1000.0
+    cti = cti_norm * (kev / cti_e0_kev) ** (-cti_index)
+    transfers = np.asarray(rawy, dtype=np.float64) + n_offset
+    return np.where(positive, measured / (1.0 - cti) ** transfers, measured)
+
+
+def to_pi(
+    energy_ev: ArrayLike, ev_per_channel: float = 10.0, n_channels: int = 1024
+) -> tuple[NDArray[np.int32], NDArray[np.bool_]]:
+    """PI channel ``floor(E / ev_per_channel)`` on the EBOUNDS grid of the RMF.
+
+    Parameters
+    ----------
+    energy_ev : array_like
+        Calibrated energy [eV].
+    ev_per_channel : float, optional
+        Channel width [eV] (10 eV: channel k covers 0.01 k .. 0.01 (k + 1) keV).
+    n_channels : int, optional
+        Number of channels (DETCHANS; TLMIN = 0, TLMAX = n_channels - 1).
+
+    Returns
+    -------
+    pi : numpy.ndarray
+        int32 channel; out of the band it is -1 (below 0 eV, or not a number) or
+        ``n_channels`` (at or above ``n_channels * ev_per_channel``), never a valid channel.
+    valid : numpy.ndarray
+        bool, ``0 <= pi <= n_channels - 1``.
+    """
+    energy = np.asarray(energy_ev, dtype=np.float64)
+    channel = np.floor(energy / ev_per_channel)
+    valid = (energy >= 0) & (channel <= n_channels - 1)
+    pi = np.where(energy >= 0, np.minimum(channel, n_channels), -1).astype(np.int32)
+    return pi, valid
+
+
+def calibrate_events(
+    phas: ArrayLike,
+    rawx: ArrayLike,
+    rawy: ArrayLike,
+    gains: ArrayLike,
+    offsets: ArrayLike,
+    *,
+    split_threshold_adu: float,
+    cti_norm: float,
+    cti_e0_kev: float,
+    cti_index: float,
+    cti_n_offset: int = 0,
+    status: ArrayLike | None = None,
+    ev_per_channel: float = 10.0,
+    n_channels: int = 1024,
+) -> CalibratedEvents:
+    """PHAS -> PHA, PATTERN, MULTIPLICITY, ENERGY, PI, STATUS (calibration_formats.md §3.3).
+
+    Parameters
+    ----------
+    phas : array_like
+        (n, 9) raw amplitudes [ADU], offset included.
+    rawx, rawy : array_like
+        (n,) central pixel, 1..256.
+    gains, offsets : array_like
+        (256,) columns GAIN [eV/ADU] and OFFSET [ADU] of the GAIN table, RAWX = 1..256.
+    split_threshold_adu : float
+        SPLTHR [ADU], compared with ``a - OFFSET``.
+    cti_norm, cti_e0_kev, cti_index, cti_n_offset
+        CTI keywords CTI_NORM, CTI_E0 [keV], CTI_IDX, CTI_NOFF (see :func:`cti_correct`).
+    status : array_like, optional
+        (n,) STATUS read from the event list (0 if not given); its bits are kept.
+    ev_per_channel, n_channels
+        PI grid (see :func:`to_pi`).
+
+    Returns
+    -------
+    CalibratedEvents
+        The new columns. Invalid patterns still get an energy (sum over their pixels
+        above the split threshold) and STATUS bit 1; PI outside 0..1023 sets bit 16.
+    """
+    patterns = reconstruct_patterns(phas, rawx, offsets, split_threshold_adu, rawy)
+    measured = pattern_energy_ev(phas, rawx, patterns.mask, gains, offsets)
+    energy = cti_correct(measured, rawy, cti_norm, cti_e0_kev, cti_index, n_offset=cti_n_offset)
+    pi, valid = to_pi(energy, ev_per_channel, n_channels)
+    n = patterns.pattern.shape[0]
+    flags = np.zeros(n, np.int16) if status is None else np.array(status, np.int16).reshape(n)
+    flags |= np.where(patterns.pattern < 0, STATUS_INVALID_PATTERN, 0).astype(np.int16)
+    flags |= np.where(valid, 0, STATUS_OUT_OF_BAND).astype(np.int16)
+    return CalibratedEvents(
+        pha=np.rint(patterns.pha_adu).astype(np.int32),
+        pattern=patterns.pattern,
+        multiplicity=patterns.multiplicity,
+        energy=(energy / 1000.0).astype(np.float32),
+        pi=pi,
+        status=flags,
+    )
