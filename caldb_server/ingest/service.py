@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from caldb_server import storage
 from caldb_server.catalogue.duplicates import find_duplicates, same_slot
 from caldb_server.catalogue.indexes import lock_index, record_change
-from caldb_server.catalogue.models import CalibrationFile, Dataset
+from caldb_server.catalogue.models import CalibrationFile, CatalogueIndex, Dataset
 from caldb_server.catalogue.quality import GOOD, SUPERSEDED, change_quality
 from caldb_server.db import utcnow
 from caldb_server.errors import Conflict, PayloadTooLarge, ValidationFailed
@@ -25,7 +25,7 @@ from caldb_server.ingest.compression import DecompressedTooLarge
 from caldb_server.ingest.headers import Check, HduDataset, read_calibration_file
 from caldb_server.registry import Registry
 
-__all__ = ["IngestOutcome", "existing_file", "ingest_file", "restore_missing_copy"]
+__all__ = ["IngestOutcome", "claim_upload", "ingest_file", "new_file"]
 
 MAX_FILE_NAME = 40
 MAX_CAL_DIR = 70
@@ -138,7 +138,7 @@ def _validate(
     return rows, index_dir, cal_dir, reading.notes
 
 
-def existing_file(
+def _existing_file(
     session: Session, index_dir: str, incoming: storage.IncomingFile
 ) -> CalibrationFile | None:
     """The stored file of that name: identical (idempotent) or a conflict."""
@@ -157,7 +157,7 @@ def existing_file(
     return existing
 
 
-def restore_missing_copy(
+def _restore_missing_copy(
     existing: CalibrationFile,
     tree: storage.Storage,
     incoming: storage.IncomingFile,
@@ -170,6 +170,53 @@ def restore_missing_copy(
         return notes
     storage.stage(session, incoming, path)
     return [*notes, "the stored copy was missing or damaged; restored from this upload"]
+
+
+def claim_upload(
+    session: Session,
+    tree: storage.Storage,
+    incoming: storage.IncomingFile,
+    *,
+    index_dir: str,
+    telescop: str,
+    notes: list[str] | None = None,
+) -> tuple[IngestOutcome | None, CatalogueIndex | None]:
+    """An upload's file name in an index: the outcome of an identical re-upload, or the lock.
+
+    An identical re-upload changes nothing (the index keeps its serial and CALDBVER), so it
+    takes no lock; a missing stored copy is restored from it. Otherwise the index's write
+    lock is taken and the name checked again (it may have been committed while we waited).
+
+    Raises
+    ------
+    Conflict
+        If the name is stored with other bytes.
+    """
+    existing = _existing_file(session, index_dir, incoming)
+    index = None
+    if existing is None:
+        index = lock_index(session, index_dir, telescop)
+        existing = _existing_file(session, index_dir, incoming)
+    if existing is None:
+        return None, index
+    notes = _restore_missing_copy(existing, tree, incoming, session, notes or [])
+    return IngestOutcome(False, existing, list(existing.datasets), notes=notes), index
+
+
+def new_file(
+    index_dir: str, cal_dir: str, incoming: storage.IncomingFile, *, actor: str, now: datetime
+) -> CalibrationFile:
+    """The catalogue row of an uploaded file (added by the caller)."""
+    return CalibrationFile(
+        index_dir=index_dir,
+        cal_dir=cal_dir,
+        cal_file=incoming.name,
+        sha256=incoming.sha256,
+        size_bytes=incoming.size,
+        origin="upload",
+        uploaded_by=actor,
+        uploaded_at=now,
+    )
 
 
 def _duplicates(session: Session, rows: list[HduDataset]) -> list[tuple[int, Dataset]]:
@@ -238,34 +285,19 @@ def ingest_file(
         Same name with other bytes, or duplicates without ``supersede``.
     """
     rows, index_dir, cal_dir, notes = _validate(incoming, registry, max_bytes)
-    # An identical re-upload changes nothing (the index keeps its serial and CALDBVER).
-    existing = existing_file(session, index_dir, incoming)
-    if existing is None:
-        index = lock_index(session, index_dir, rows[0].telescop)
-        existing = existing_file(session, index_dir, incoming)  # committed while we waited?
-    if existing is not None:
-        return IngestOutcome(
-            False,
-            existing,
-            list(existing.datasets),
-            notes=restore_missing_copy(existing, tree, incoming, session, notes),
-        )
+    unchanged, index = claim_upload(
+        session, tree, incoming, index_dir=index_dir, telescop=rows[0].telescop, notes=notes
+    )
+    if unchanged is not None:
+        return unchanged
+    assert index is not None  # locked: the name is free
     duplicates = _duplicates(session, rows)
     if duplicates and not supersede:
         raise _conflict(rows, duplicates)
     # Stamped once the lock is held: an as_of replay then sees what searches saw.
     now = now or utcnow()
 
-    stored = CalibrationFile(
-        index_dir=index_dir,
-        cal_dir=cal_dir,
-        cal_file=incoming.name,
-        sha256=incoming.sha256,
-        size_bytes=incoming.size,
-        origin="upload",
-        uploaded_by=actor,
-        uploaded_at=now,
-    )
+    stored = new_file(index_dir, cal_dir, incoming, actor=actor, now=now)
     datasets = [_dataset(stored, row, actor, now) for row in rows]
     session.add_all([stored, *datasets])
     session.flush()

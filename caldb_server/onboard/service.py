@@ -16,12 +16,11 @@ from sqlalchemy.orm import Session
 
 from caldb_selection import ref_time
 from caldb_server import storage
-from caldb_server.catalogue.indexes import lock_index
-from caldb_server.catalogue.models import ONBOARD_CLASS, CalibrationFile, Dataset
+from caldb_server.catalogue.models import ONBOARD_CLASS, Dataset
 from caldb_server.catalogue.quality import GOOD, SUPERSEDED, change_quality
 from caldb_server.db import utcnow
 from caldb_server.errors import Conflict, PayloadTooLarge, ValidationFailed
-from caldb_server.ingest.service import IngestOutcome, existing_file, restore_missing_copy
+from caldb_server.ingest.service import IngestOutcome, claim_upload, new_file
 from caldb_server.onboard.content import OnboardContentError, read_onboard_yaml, schema_problems
 from caldb_server.onboard.names import NAME_PATTERN, OnboardName, parse_onboard_name
 from caldb_server.registry import Instrument, Registry
@@ -143,13 +142,11 @@ def ingest_onboard(
     """
     name, mission, instrument, description = _checked(incoming, registry)
     cal_dir = f"{instrument.dir}/upload/{name.codename.lower()}"
-    existing = existing_file(session, instrument.dir, incoming)
-    if existing is None:
-        lock_index(session, instrument.dir, mission)
-        existing = existing_file(session, instrument.dir, incoming)
-    if existing is not None:
-        notes = restore_missing_copy(existing, tree, incoming, session, [])
-        return IngestOutcome(False, existing, list(existing.datasets), notes=notes)
+    unchanged, _index = claim_upload(
+        session, tree, incoming, index_dir=instrument.dir, telescop=mission
+    )
+    if unchanged is not None:
+        return unchanged
     active = _active_versions(session, mission, instrument.name, name)
     higher = [(version, row) for version, row in active if version >= name.version]
     if higher:
@@ -160,16 +157,7 @@ def ingest_onboard(
             errors=[{"field": "file", "reason": "lower or equal version", "dataset_id": row.id}],
         )
     now = now or utcnow()
-    stored = CalibrationFile(
-        index_dir=instrument.dir,
-        cal_dir=cal_dir,
-        cal_file=incoming.name,
-        sha256=incoming.sha256,
-        size_bytes=incoming.size,
-        origin="upload",
-        uploaded_by=actor,
-        uploaded_at=now,
-    )
+    stored = new_file(instrument.dir, cal_dir, incoming, actor=actor, now=now)
     dataset = Dataset(
         file=stored,
         telescop=mission,
