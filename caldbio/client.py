@@ -233,9 +233,10 @@ class CaDBIO:
         if as_of:
             raise NotFound("as_of cannot be replayed offline: the copy holds no quality history")
         index = load_index(self.cache.root, params["mission"], params["instrument"])
-        query = {key: params.get(key) for key in ("codename", "date", "time", "detector")}
-        query |= {"filter": params["filter"], "expr": params["expr"]}
-        return offline_search(index, query | {"maxret": int(params["maxret"])})
+        # The server's parameters, typed as offline_search reads them (time may be absent).
+        return offline_search(
+            index, params | {"time": params.get("time"), "maxret": int(params["maxret"])}
+        )
 
     def sync(
         self,
