@@ -9,7 +9,6 @@ used instead of the CalDB, and recorded as ``source: local``.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 from astropy.io import fits
 
 from caldbio import CaDBIO, CaDBIOError, TransportError
+from caldbio.cache import sha256_of
 from pipeline_bricks.framework.errors import BrickError
 from pipeline_bricks.framework.runtime import RuntimeData
 
@@ -50,14 +50,6 @@ class CalibrationFile:
     path: Path
     extension: int
     used: CalibrationUsed
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _extension_of(path: Path, codename: str) -> int:
@@ -140,7 +132,7 @@ class CalibrationProvider:
         if not path.is_file():
             raise BrickError(f"the local {codename} file {path} does not exist")
         extension = int(match["xno"]) if match else _extension_of(path, codename)
-        used = CalibrationUsed(codename, path.name, extension, _sha256(path), "local", None, None)
+        used = CalibrationUsed(codename, path.name, extension, sha256_of(path), "local", None, None)
         return CalibrationFile(path, extension, used)
 
     def _from_caldb(self, request: _Request) -> CalibrationFile:
