@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -91,24 +91,18 @@ def issue_token(
     if not 0 < len(subject) <= MAX_SUBJECT:
         raise TokenError(f"the subject must have 1 to {MAX_SUBJECT} characters")
     now = now.replace(microsecond=0)  # JWT times are whole seconds
-    signed = SignedToken(
-        token="",
-        jti=uuid.uuid4().hex,
-        subject=subject,
-        roles=tuple(sorted(set(roles))),
-        issued_at=now,
-        expires_at=now + lifetime,
-    )
+    jti, names, expires = uuid.uuid4().hex, tuple(sorted(set(roles))), now + lifetime
     claims = {
         "iss": issuer,
         "sub": subject,
-        "roles": list(signed.roles),
+        "roles": list(names),
         "iat": now,
         "nbf": now,
-        "exp": signed.expires_at,
-        "jti": signed.jti,
+        "exp": expires,
+        "jti": jti,
     }
-    return replace(signed, token=jwt.encode(claims, secret, algorithm=ALGORITHM))
+    token = jwt.encode(claims, secret, algorithm=ALGORITHM)
+    return SignedToken(token, jti, subject, names, now, expires)
 
 
 def check_subject_and_id(claims: dict[str, object]) -> tuple[str, str | None]:
