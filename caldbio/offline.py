@@ -196,7 +196,14 @@ class _Client(Protocol):
 
 
 def _canonical(client: _Client, mission: str, instrument: str) -> tuple[str, tuple[str, ...]]:
-    """The instrument's registered name and its aliases (``ECLAIRS`` → ``ECL``)."""
+    """The instrument's registered name and its aliases (``ECLAIRS`` → ``ECL``).
+
+    Raises
+    ------
+    NotFound
+        If the server knows no such mission or instrument (a copy of nothing would look
+        like an instrument without calibration).
+    """
     name = instrument.upper()
     for entry in client.instruments().get("missions", []):
         if entry.get("name") != mission.upper():
@@ -204,8 +211,9 @@ def _canonical(client: _Client, mission: str, instrument: str) -> tuple[str, tup
         aliases: dict[str, list[str]] = entry.get("aliases") or {}
         if len(aliases.get(name, [])) == 1:
             name = aliases[name][0]
-        return name, tuple(sorted(a for a, t in aliases.items() if t == [name]))
-    return name, ()
+        if name in {i.get("name") for i in entry.get("instruments", [])}:
+            return name, tuple(sorted(a for a, t in aliases.items() if t == [name]))
+    raise NotFound(f"the CalDB at {client.url} knows no instrument {mission.upper()} {name}")
 
 
 def sync_instrument(

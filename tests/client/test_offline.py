@@ -137,6 +137,15 @@ def test_a_codename_left_out_of_the_sync_is_not_found(catalogue, make_client, tm
         offline.search("MXT", "TELDEF", "now")
 
 
+def test_syncing_an_unknown_instrument_is_refused_and_writes_nothing(make_client, tmp_path):
+    client = make_client(cache_dir=tmp_path / "empty-cache")
+    with pytest.raises(NotFound, match="knows no instrument SVOM NOPE"):
+        client.sync("NOPE")
+    with pytest.raises(NotFound, match="knows no instrument XMM MXT"):
+        client.sync("MXT", mission="XMM")
+    assert not (tmp_path / "empty-cache" / "index").exists()
+
+
 def test_what_the_copy_cannot_answer_is_refused_clearly(synced, make_client):
     offline = make_client(offline=True, url=closed_url())
     with pytest.raises(NotFound, match="run 'caldbio sync VT'"):
