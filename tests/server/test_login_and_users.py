@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 import requests
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
-from caldb_server.auth.models import LoginThrottle
+from caldb_server.auth.models import LoginThrottle, TokenRecord
 from caldb_server.db import utcnow
 from caldb_server.users.models import User
 from caldb_server.web import extension
@@ -360,3 +360,16 @@ def test_whoami_needs_a_token(client):
     response = client.get(WHOAMI)
     assert_problem(response, 401)
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize(
+    ("jti", "status"),
+    [("bad%01id", 422), ("caf%C3%A9", 422), ("x" * 201, 404)],
+    ids=["control character", "non-ASCII", "too long"],
+)
+def test_revoking_a_malformed_token_id_is_refused_and_stores_nothing(
+    client, admin, database, jti, status
+):
+    assert_problem(client.delete(f"/api/v1/auth/tokens/{jti}", headers=admin), status)
+    with database.unit_of_work(write=False) as session:
+        assert session.scalar(select(func.count()).select_from(TokenRecord)) == 0
