@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline_bricks.framework.runner import run_brick
-from pipeline_bricks.registry import BRICKS
+from pipeline_bricks.registry import bricks
 
 __all__ = ["main", "run"]
 
@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit code."""
     args = _parser().parse_args(argv)
     if args.command == "list":
-        for name, brick in sorted(BRICKS.items()):
+        for name, brick in sorted(bricks().items()):
             print(f"{name:18} {brick.description}")
             print(
                 f"{'':18} inputs: {', '.join(brick.inputs) or '-'}; "
@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         return 0
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    status, path = run_brick(BRICKS, args.brick, args.runtime_data)
+    status, path = run_brick(bricks(), args.brick, args.runtime_data)
     print(f"{args.brick}: {status} ({path})")
     if status == "FAILED":
         for message in json.loads(path.read_text())["messages"]:

@@ -7,7 +7,7 @@ context for calibration, calls those functions, writes its outputs and registers
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -78,6 +78,15 @@ class BrickContext:
     def warning(self, text: str) -> None:
         """A warning for processing_status.json."""
         self.messages.append({"level": "WARNING", "text": text})
+
+    def stage(self, inputs: dict[str, list[Path]]) -> BrickContext:
+        """A context for one brick of a chain run by this one, on ``inputs``.
+
+        It shares the calibration (asked once, recorded once), the outputs and the
+        messages; its results are its own (the chain files them under the brick's name).
+        """
+        runtime = replace(self.runtime, inputs=inputs)
+        return BrickContext(runtime, self.calibration, self.outputs, self.messages)
 
     def write_fits(self, hdus: fits.HDUList, name: str, kind: str) -> Path:
         """Write an output FITS file recording the calibration used; register it as ``kind``."""

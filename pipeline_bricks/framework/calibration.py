@@ -23,6 +23,7 @@ from pipeline_bricks.framework.runtime import RuntimeData
 
 __all__ = ["CalibrationFile", "CalibrationProvider", "CalibrationUsed", "record_in_header"]
 
+_CALF = re.compile(r"CALF[0-9]{4}")
 _WITH_EXTENSION = re.compile(r"(?P<path>.+)\[(?P<xno>[0-9]{1,3})\]")
 
 
@@ -82,6 +83,7 @@ class CalibrationProvider:
         self._cache_dir = cache_dir
         self._client: CaDBIO | None = None
         self.used: list[CalibrationUsed] = []
+        self._answers: dict[tuple[str, ...], CalibrationFile] = {}
 
     def _caldb(self) -> CaDBIO:
         if self._client is None:
@@ -118,11 +120,15 @@ class CalibrationProvider:
             instrument or self.runtime.target["instrument"],
             {"detector": detector, "filter": filter, "expr": expr},
         )
-        if request.codename in self._overrides:
-            found = self._local(request.codename)
-        else:
-            found = self._from_caldb(request)
-        self.used.append(found.used)
+        key = (request.codename, request.date, request.instrument, *request.selection.values())
+        if key not in self._answers:  # bricks of one chain ask once per dataset
+            if request.codename in self._overrides:
+                self._answers[key] = self._local(request.codename)
+            else:
+                self._answers[key] = self._from_caldb(request)
+        found = self._answers[key]
+        if found.used not in self.used:
+            self.used.append(found.used)
         return found
 
     def _local(self, codename: str) -> CalibrationFile:
@@ -183,11 +189,24 @@ class CalibrationProvider:
 
 
 def record_in_header(header: Any, used: list[CalibrationUsed]) -> None:
-    """Write ``CALFnnnn`` cards (one per dataset used) and ``CALASOF`` into a FITS header."""
-    for number, item in enumerate(used, start=1):
-        header[f"CALF{number:04d}"] = (item.card(), f"{item.source} calibration")
-    as_of = {item.as_of for item in used if item.source == "caldb"}
-    header["CALASOF"] = (
-        ", ".join(sorted(a for a in as_of if a)) or "none",
-        "CalDB as_of of the searches",
-    )
+    """Write ``CALFnnnn`` cards (one per dataset used) and ``CALASOF`` into a FITS header.
+
+    Cards already in the header (an input file reduced by an earlier brick) are kept
+    first, so an output records the calibration of the whole chain that made it.
+    """
+    cards: list[tuple[str, str]] = []
+    for keyword in [k for k in header if _CALF.fullmatch(k)]:
+        cards.append((str(header[keyword]), header.comments[keyword]))
+        del header[keyword]
+    for item in used:
+        cards.append((item.card(), f"{item.source} calibration"))
+    unique: dict[str, str] = {}
+    for value, comment in cards:
+        unique.setdefault(value, comment)
+    for number, (value, comment) in enumerate(unique.items(), start=1):
+        header[f"CALF{number:04d}"] = (value, comment)
+    # One card: the latest instant of the searches (ISO UTC strings sort in time order);
+    # processing_status.json keeps the instant of each search.
+    as_of = {str(header.get("CALASOF", "none"))} - {"none"}
+    as_of |= {item.as_of for item in used if item.source == "caldb" and item.as_of}
+    header["CALASOF"] = (max(as_of, default="none"), "CalDB as_of of the latest search")

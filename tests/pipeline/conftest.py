@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+
 import numpy as np
 import pytest
+from click.testing import CliRunner
+from werkzeug.serving import make_server
+
+from caldb_server import create_app
+from caldb_server.auth.tokens import issue_token
+from caldb_server.cli import main as caldb_server
+from caldb_server.db import make_engine, utcnow
+from caldb_server.devserver import closing_responses
+from caldb_server.migrate import upgrade
+from caldb_server.web import extension
+from tests.conftest import SECRET, app_settings
 
 
 @pytest.fixture(scope="module")
@@ -13,3 +28,45 @@ def columns() -> tuple[np.ndarray, np.ndarray]:
     gains = 5.0 * (1 + 0.01 * rng.standard_normal(256)) * 1.015
     offsets = 4.0 + 1.5 * rng.standard_normal(256) + 1.5
     return gains, offsets
+
+
+@pytest.fixture(scope="session")
+def demo_caldb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One CalDB (SQLite, the embedded default) holding the demonstration calibration set,
+    served over real HTTP for the whole session; yields its base URL.
+
+    The simulator and the bricks only read from it, so the tests share it.
+    """
+    directory = tmp_path_factory.mktemp("demo_caldb")
+    template = directory / "template.sqlite"
+    engine = make_engine(f"sqlite:///{template}")
+    upgrade(engine)
+    engine.dispose()
+    config = app_settings(f"sqlite:///{template}", directory, None)
+    env = {f"CALDB_{k}": str(v) for k, v in config.items() if k != "TESTING"}
+    result = CliRunner().invoke(caldb_server, ["demo-data"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    application = create_app(config)
+    server = make_server("127.0.0.1", 0, closing_responses(application), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+    extension(application).database.dispose()
+
+
+@pytest.fixture
+def caldb_env(demo_caldb: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """CALDB_URL (and a CALDB_TOKEN) pointing at the demonstration CalDB, as a scheduler sets."""
+    monkeypatch.setenv("CALDB_URL", demo_caldb)
+    monkeypatch.setenv("CALDB_TOKEN", reader_token())
+    return demo_caldb
+
+
+def reader_token() -> str:
+    """A reader token of the test CalDB."""
+    return issue_token(
+        SECRET, subject="pipeline", roles=("reader",), issuer="svom-caldb",
+        now=utcnow(), lifetime=timedelta(hours=2),
+    ).token  # fmt: skip
