@@ -1,4 +1,4 @@
-"""The ``pipeline-bricks`` command: ``run BRICK RUNTIME_DATA`` and ``list``.
+"""The ``pipeline-bricks`` command: ``run BRICK RUNTIME_DATA``, ``list`` and ``simulate``.
 
 Exit codes: 0 SUCCESS or NO_DATA (both are normal outcomes the scheduler reads in
 processing_status.json), 1 FAILED, 2 usage error.
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pipeline_bricks.framework.runner import run_brick
 from pipeline_bricks.registry import bricks
+from pipeline_bricks.simulator.command import add_arguments, run_simulate
 
 __all__ = ["main", "run"]
 
@@ -26,12 +27,15 @@ def _parser() -> argparse.ArgumentParser:
     run_command.add_argument("brick")
     run_command.add_argument("runtime_data", type=Path)
     commands.add_parser("list", help="the bricks, their inputs and calibration codenames")
+    add_arguments(commands.add_parser("simulate", help="simulate an MXT observation of a GRB"))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit code."""
     args = _parser().parse_args(argv)
+    if args.command == "simulate":
+        return run_simulate(args)
     if args.command == "list":
         for name, brick in sorted(bricks().items()):
             print(f"{name:18} {brick.description}")

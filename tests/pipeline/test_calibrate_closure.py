@@ -3,11 +3,8 @@ energy-scale requirement with the right calibration epoch, and not with the othe
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pytest
-from scipy.special import erf
 
 from pipeline_bricks.mxt.calibrate import (
     N_COLUMNS,
@@ -16,47 +13,13 @@ from pipeline_bricks.mxt.calibrate import (
     pattern_energy_ev,
     reconstruct_patterns,
 )
+from pipeline_bricks.simulator.detector import simulate_phas
 from tests.pipeline.mxt_values import CTI_EPOCH, SPLIT
 
 
 def sigma_ev(energy_ev: np.ndarray) -> np.ndarray:
     """Detector noise [eV], the RMF model of calibration_formats.md §4.4."""
     return 3.68 * np.sqrt(4.9**2 + 0.131 * energy_ev / 3.68)
-
-
-def simulate_phas(
-    energy_ev: np.ndarray,
-    rawx: np.ndarray,
-    rawy: np.ndarray,
-    sub_x: np.ndarray,
-    sub_y: np.ndarray,
-    gains: np.ndarray,
-    offsets: np.ndarray,
-    cti: tuple[float, float, float],
-    noise_sigma_ev: Callable[[np.ndarray], np.ndarray],
-    cloud_sigma_px: float,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """The simulator inverse of calibration_formats.md §3.3 with a Gaussian charge cloud.
-
-    Photons of ``energy_ev`` land at ``(sub_x, sub_y)`` [pixel, -0.5..0.5] from the centre
-    of pixel (rawx, rawy); the charge loses CTI over RAWY transfers, gets the noise of the
-    total, and is shared among the 3 x 3 pixels by the integral of the cloud over each.
-    """
-    norm, e0, idx = cti
-    measured = energy_ev * (1 - norm * (energy_ev / 1000 / e0) ** -idx) ** rawy
-    measured = measured + rng.normal(0.0, 1.0, measured.shape) * noise_sigma_ev(energy_ev)
-    edges = np.array([-1.5, -0.5, 0.5, 1.5])
-    scale = cloud_sigma_px * np.sqrt(2.0)
-    fx = np.diff(0.5 * erf((edges[None, :] - sub_x[:, None]) / scale), axis=1)
-    fy = np.diff(0.5 * erf((edges[None, :] - sub_y[:, None]) / scale), axis=1)
-    fractions = (fy[:, :, None] * fx[:, None, :]).reshape(-1, 9)  # [n, dy, dx] -> 3 dy + dx
-    cols = rawx[:, None] + np.tile([-1, 0, 1], 3)
-    rows = rawy[:, None] + np.repeat([-1, 0, 1], 3)
-    on_ccd = (cols >= 1) & (cols <= 256) & (rows >= 1) & (rows <= 256)
-    col = np.clip(cols, 1, 256) - 1
-    adu = np.rint(fractions * measured[:, None] / gains[col] + offsets[col])
-    return np.where(on_ccd, adu, 0).astype(np.int16)
 
 
 def line(energy_ev: float, gains, offsets, seed: int, n: int = 5000):
