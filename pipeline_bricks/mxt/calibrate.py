@@ -27,6 +27,7 @@ Pixels off the CCD (column or row outside 1..256) never belong to a pattern.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -79,6 +80,7 @@ PATTERN_TABLE.flags.writeable = False
 #: Multiplicity of pattern codes 0..12.
 MULTIPLICITY_OF_PATTERN: NDArray[np.int16] = np.array([1] + [2] * 4 + [3] * 4 + [4] * 4, np.int16)
 MULTIPLICITY_OF_PATTERN.flags.writeable = False
+_MULTIPLICITY_OR_0 = np.append(MULTIPLICITY_OF_PATTERN, np.int16(0))  # index -1: invalid
 
 
 @dataclass(frozen=True)
@@ -131,18 +133,113 @@ class CalibratedEvents:
     status: NDArray[np.int16]
 
 
-def _box_columns(rawx: ArrayLike, n: int) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
-    """0-based gain-table index of each box pixel (clipped) and whether the column exists."""
-    columns = np.asarray(rawx, dtype=np.intp).reshape(n, 1) + _DX
-    on_ccd = (columns >= 1) & (columns <= N_COLUMNS)
-    return np.clip(columns, 1, N_COLUMNS) - 1, on_ccd
-
-
-def _check_phas(phas: ArrayLike) -> NDArray[np.float64]:
-    array = np.asarray(phas, dtype=np.float64)
+def _check_phas(phas: ArrayLike) -> NDArray[Any]:
+    """PHAS as an (n, 9) numeric array, in its own dtype (integer ADU stay integers)."""
+    array = np.asarray(phas)
+    if array.dtype.kind not in "iuf":
+        array = array.astype(np.float64)
     if array.ndim != 2 or array.shape[1] != 9:
         raise ValueError(f"PHAS must have shape (n, 9), not {array.shape}")
     return array
+
+
+def _by_column(table: ArrayLike, x: NDArray[np.intp], dx: int) -> NDArray[np.float64]:
+    """``table[clip(x + dx, 1, 256) - 1]`` in one pass (edge values repeated once)."""
+    values = np.asarray(table, dtype=np.float64)
+    padded = np.concatenate([values[:1], values, values[-1:]])  # columns 0 .. 257
+    return np.take(padded, x + dx, mode="clip")
+
+
+@dataclass(frozen=True)
+class _Box:
+    """The offset-subtracted 3 x 3 boxes, one contiguous row of ``n`` per PHAS index.
+
+    Every numpy pass below is a stream over ``n`` contiguous values; the Python loops run
+    over the 9 box pixels, never over events.
+
+    Attributes
+    ----------
+    net : numpy.ndarray
+        (9, n) float64 ``a - OFFSET(RAWX + dx)``, ``-inf`` at the pixels off the CCD.
+    x : numpy.ndarray
+        (n,) RAWX.
+    off : list of numpy.ndarray
+        For each PHAS index, the events whose pixel is off the CCD (only CCD-edge events).
+    finite : bool
+        Every ``net`` on the CCD is finite (integer PHAS and finite OFFSETs).
+    """
+
+    net: NDArray[np.float64]
+    x: NDArray[np.intp]
+    off: list[NDArray[np.intp]]
+    finite: bool
+
+    @classmethod
+    def build(
+        cls, phas: ArrayLike, rawx: ArrayLike, offsets: ArrayLike, rawy: ArrayLike | None = None
+    ) -> _Box:
+        raw = _check_phas(phas)
+        n = raw.shape[0]
+        x = np.asarray(rawx).astype(np.intp).reshape(n)
+        offset = [_by_column(offsets, x, dx) for dx in (-1, 0, 1)]
+        off_column = [np.flatnonzero((x + dx < 1) | (x + dx > N_COLUMNS)) for dx in (-1, 0, 1)]
+        off_row = [np.empty(0, np.intp)] * 3
+        if rawy is not None:
+            y = np.asarray(rawy).astype(np.intp).reshape(n)
+            off_row = [np.flatnonzero((y + dy < 1) | (y + dy > N_COLUMNS)) for dy in (-1, 0, 1)]
+        net = np.empty((9, n))
+        off = []
+        for k in range(9):
+            np.subtract(raw[:, k], offset[_DX[k] + 1], out=net[k])
+            outside = off_column[_DX[k] + 1]
+            if off_row[_DY[k] + 1].size:
+                outside = np.union1d(outside, off_row[_DY[k] + 1])
+            net[k, outside] = -np.inf
+            off.append(outside)
+        finite = raw.dtype.kind != "f" or bool(np.isfinite(raw).all())
+        finite = finite and bool(np.isfinite(np.asarray(offsets, dtype=np.float64)).all())
+        return cls(net, x, off, finite)
+
+    def column_sums(self, use: NDArray[np.bool_]) -> list[NDArray[np.float64]]:
+        """Sums of ``net`` over the pixels of ``use`` (9, n) in each column dx = -1, 0, +1.
+
+        Off-CCD pixels never count. A product by the mask (no branch) where it is exact:
+        every amplitude finite; else a selection.
+        """
+        n = self.net.shape[1]
+        sums, term = [np.zeros(n), np.zeros(n), np.zeros(n)], np.empty(n)
+        for k in range(9):
+            if self.finite:
+                with np.errstate(invalid="ignore"):  # -inf * 0 off the CCD, zeroed below
+                    np.multiply(self.net[k], use[k], out=term)
+                term[self.off[k]] = 0.0
+            else:
+                term = np.where(use[k], self.net[k], 0.0)
+                term[self.off[k]] = 0.0
+            sums[_DX[k] + 1] += term
+        return sums
+
+    def energy_ev(self, sums: list[NDArray[np.float64]], gains: ArrayLike) -> NDArray[np.float64]:
+        """``sum_dx GAIN(RAWX + dx) * sums[dx]`` [eV]."""
+        energy = np.zeros(self.x.shape[0])
+        for dx, column_sum in zip((-1, 0, 1), sums, strict=True):
+            energy += _by_column(gains, self.x, dx) * column_sum
+        return energy
+
+    def patterns(self, split_threshold_adu: float) -> tuple[Patterns, list[NDArray[np.float64]]]:
+        """Grade the boxes; also the column sums of their pattern pixels."""
+        n = self.net.shape[1]
+        above = np.empty((9, n), dtype=bool)
+        code = np.zeros(n, np.uint16)
+        for k in range(9):
+            np.greater_equal(self.net[k], split_threshold_adu, out=above[k])
+            above[k, self.off[k]] = False
+            code |= np.left_shift(above[k], k, dtype=np.uint16)
+        pattern = PATTERN_TABLE[code]
+        pattern[~(self.net[_CENTRE] >= np.maximum.reduce(self.net, axis=0))] = -1
+        sums = self.column_sums(above)
+        pha = sums[0] + sums[1] + sums[2]
+        return Patterns(pha, pattern, _MULTIPLICITY_OR_0[pattern], above.T), sums
 
 
 def reconstruct_patterns(
@@ -173,20 +270,7 @@ def reconstruct_patterns(
     Patterns
         PHA sum [ADU], pattern code, multiplicity and the above-threshold mask.
     """
-    raw = _check_phas(phas)
-    n = raw.shape[0]
-    index, on_ccd = _box_columns(rawx, n)
-    if rawy is not None:
-        rows = np.asarray(rawy, dtype=np.intp).reshape(n, 1) + _DY
-        on_ccd &= (rows >= 1) & (rows <= N_COLUMNS)
-    net = raw - np.asarray(offsets, dtype=np.float64)[index]
-    mask = on_ccd & (net >= split_threshold_adu)
-    pattern = PATTERN_TABLE[(mask * _BIT).sum(axis=1)]
-    box_max = np.where(on_ccd, net, -np.inf).max(axis=1)
-    pattern = np.where(net[:, _CENTRE] >= box_max, pattern, -1).astype(np.int16)
-    multiplicity = np.where(pattern >= 0, MULTIPLICITY_OF_PATTERN[pattern], 0).astype(np.int16)
-    pha = np.where(mask, net, 0.0).sum(axis=1)
-    return Patterns(pha, pattern, multiplicity, mask)
+    return _Box.build(phas, rawx, offsets, rawy).patterns(split_threshold_adu)[0]
 
 
 def pattern_energy_ev(
@@ -215,12 +299,9 @@ def pattern_energy_ev(
     numpy.ndarray
         (n,) float64 energy before CTI correction [eV].
     """
-    raw = _check_phas(phas)
-    index, on_ccd = _box_columns(rawx, raw.shape[0])
-    gain = np.asarray(gains, dtype=np.float64)[index]
-    offset = np.asarray(offsets, dtype=np.float64)[index]
-    use = on_ccd & np.asarray(mask, dtype=bool)
-    return np.where(use, gain * (raw - offset), 0.0).sum(axis=1)
+    box = _Box.build(phas, rawx, offsets)
+    use = np.broadcast_to(np.asarray(mask, dtype=bool), (box.net.shape[1], 9)).T
+    return box.energy_ev(box.column_sums(use), gains)
 
 
 def cti_correct(
@@ -329,8 +410,9 @@ def calibrate_events(
         The new columns. Invalid patterns still get an energy (sum over their pixels
         above the split threshold) and STATUS bit 1; PI outside 0..1023 sets bit 16.
     """
-    patterns = reconstruct_patterns(phas, rawx, offsets, split_threshold_adu, rawy)
-    measured = pattern_energy_ev(phas, rawx, patterns.mask, gains, offsets)
+    box = _Box.build(phas, rawx, offsets, rawy)
+    patterns, sums = box.patterns(split_threshold_adu)
+    measured = box.energy_ev(sums, gains)
     energy = cti_correct(measured, rawy, cti_norm, cti_e0_kev, cti_index, n_offset=cti_n_offset)
     pi, valid = to_pi(energy, ev_per_channel, n_channels)
     n = patterns.pattern.shape[0]

@@ -227,6 +227,29 @@ def test_phas_shape_is_checked():
         reconstruct_patterns(np.zeros((2, 3, 3)), [1, 2], np.zeros(256), SPLIT)
 
 
+def test_float_phas_grade_as_integer_phas(columns):
+    gains, offsets = columns
+    phas, rawx, rawy = random_events(np.random.default_rng(9), 2000, offsets)
+    options = {"split_threshold_adu": SPLIT, "cti_norm": 1e-4, "cti_e0_kev": 1.0, "cti_index": 0.3}
+    as_int = calibrate_events(phas.astype(np.int16), rawx, rawy, gains, offsets, **options)
+    as_float = calibrate_events(phas.astype(np.float64), rawx, rawy, gains, offsets, **options)
+    for name in ("pha", "pattern", "multiplicity", "energy", "pi", "status"):
+        np.testing.assert_array_equal(getattr(as_int, name), getattr(as_float, name))
+
+
+def test_a_non_finite_pixel_outside_the_pattern_stays_out_of_the_sums():
+    """NaN leaves no maximum (invalid pattern), -inf is below everything; neither is summed."""
+    offsets, gains = np.full(256, 4.0), np.full(256, 5.0)
+    box = np.full((2, 9), 4.0)
+    box[:, 4], box[:, 5] = 504.0, 204.0  # centre and its +x neighbour
+    box[0, 0], box[1, 0] = np.nan, -np.inf
+    patterns = reconstruct_patterns(box, [100, 100], offsets, SPLIT)
+    assert patterns.pattern.tolist() == [-1, 1]
+    assert patterns.pha_adu.tolist() == [700.0, 700.0]
+    energy = pattern_energy_ev(box, [100, 100], patterns.mask, gains, offsets)
+    assert energy.tolist() == [3500.0, 3500.0]
+
+
 # --- gain and offset of each pixel's own column ---------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import astropy.units as u
 import numpy as np
@@ -303,6 +304,77 @@ def test_sky_wcs_pointing_scale_and_orientation() -> None:
     assert x[0] < 256.5  # X increases towards decreasing RA
     assert y[1] > 256.5  # Y increases towards increasing Dec
     assert x[1] == pytest.approx(256.5)
+
+
+@pytest.mark.parametrize(
+    ("ra_nom", "dec_nom"),
+    [(150.0, 40.0), (0.01, -12.0), (359.99, 3.0), (75.0, 89.7), (300.0, -89.9)],
+)
+def test_radec_to_sky_equals_wcslib_to_1e_6_pixel(ra_nom: float, dec_nom: float) -> None:
+    """The numpy TAN projection of radec_to_sky against astropy/WCSLIB, the reference."""
+    wcs = co.sky_wcs(EPOCH2, ra_nom, dec_nom)
+    rng = np.random.default_rng(11)
+    ra_pnt, dec_pnt, roll = np.full(3000, ra_nom), np.full(3000, dec_nom), rng.uniform(0, 360, 3000)
+    detx, dety = rng.uniform(-300, 556, (2, 3000))  # the CCD and well beyond it
+    ra, dec = co.det_to_radec(detx, dety, EPOCH2, ra_pnt, dec_pnt, roll)
+    ra, dec = np.append(ra, rng.uniform(0, 360, 500)), np.append(dec, rng.uniform(-90, 90, 500))
+    x, y = co.radec_to_sky(ra, dec, wcs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # WCSLIB warns of the directions it cannot project
+        x_ref, y_ref = wcs.wcs_world2pix(ra, dec, 1)
+    np.testing.assert_array_equal(np.isnan(x), np.isnan(x_ref))  # behind the tangent plane
+    assert np.count_nonzero(np.isnan(x)) > 100
+    near = np.abs(x_ref - 256.5) + np.abs(y_ref - 256.5) < 5000
+    np.testing.assert_allclose(x[near], x_ref[near], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(y[near], y_ref[near], rtol=0, atol=1e-6)
+    far = ~np.isnan(x) & ~near
+    np.testing.assert_allclose(x[far], x_ref[far], rtol=1e-9)
+    one = co.radec_to_sky(ra[0], dec[0], wcs)
+    assert np.shape(one[0]) == ()
+    assert float(one[0]) == pytest.approx(x[0], abs=1e-9)
+
+
+def test_radec_to_sky_of_another_wcs_goes_through_astropy() -> None:
+    wcs = co.sky_wcs(EPOCH1, 150.0, 40.0)
+    wcs.wcs.pc = [[0.8, -0.6], [0.6, 0.8]]  # a rotated frame: not the plain TAN of sky_wcs
+    wcs.wcs.set()
+    ra, dec = np.array([150.0, 150.05, 149.9]), np.array([40.0, 40.02, 39.95])
+    x, y = co.radec_to_sky(ra, dec, wcs)
+    np.testing.assert_array_equal(np.stack([x, y]), wcs.wcs_world2pix(ra, dec, 1))
+
+
+def test_det_to_radec_equals_the_attitude_matrices() -> None:
+    """The expanded product of det_to_radec equals A ALIGNM u_inst with the matrices."""
+    rng = np.random.default_rng(12)
+    detx, dety = rng.uniform(0.5, 256.5, (2, 2000))
+    ra_pnt, dec_pnt, roll = random_attitudes(rng, 2000)
+    dec_pnt[:10] = [90.0] * 5 + [-90.0] * 5
+    for teldef in (EPOCH2, co.Teldef.from_header(teldef_header(EPOCH2_ALIGNM, IMAGEINV=True))):
+        sign = -1.0 if teldef.imageinv else 1.0
+        u = np.stack([sign * (detx - 128.5) * 0.075, sign * (dety - 128.5) * 0.075,
+                      np.full(2000, 1150.0)], axis=-1)  # fmt: skip
+        u_cel = co.attitude_matrices(ra_pnt, dec_pnt, roll) @ (u @ teldef.alignm.T)[..., None]
+        u_cel = u_cel[..., 0] / np.linalg.norm(u_cel[..., 0], axis=-1, keepdims=True)
+        ra, dec = co.det_to_radec(detx, dety, teldef, ra_pnt, dec_pnt, roll)
+        got = np.stack([np.cos(np.radians(dec)) * np.cos(np.radians(ra)),
+                        np.cos(np.radians(dec)) * np.sin(np.radians(ra)),
+                        np.sin(np.radians(dec))], axis=-1)  # fmt: skip
+        np.testing.assert_allclose(got, u_cel, atol=1e-14)
+        assert np.all((ra >= 0) & (ra < 360))
+
+
+@pytest.mark.parametrize(
+    "angle", [-0.0, 0.0, -1e-300, -1e-14, 359.99999999999994, 360.0, -360.0, 719.9, 720.0, -725.5,
+              1e6 + 0.25, np.nan, -400.0, 123.456]
+)  # fmt: skip
+def test_wrap360_is_the_modulo_of_numpy(angle: float) -> None:
+    expected = np.float64(angle) % 360.0
+    expected = expected - 360.0 if expected >= 360.0 else expected
+    got = co._wrap360(np.array([angle]))[0]
+    assert (np.isnan(got) and np.isnan(expected)) or (
+        got == expected and np.signbit(got) == np.signbit(expected)
+    )
+    assert 0.0 <= got < 360.0 or np.isnan(got)
 
 
 def test_det_to_sky_is_a_rotation_with_a_mirror() -> None:
