@@ -221,6 +221,15 @@ def _window_mean(
     return np.divide(total, number, out=np.zeros(pix.size), where=number > 0)
 
 
+def _run_lengths(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of a sorted array and their counts (``np.unique`` without a sort)."""
+    change = np.empty(values.size, dtype=bool)
+    change[:1] = True
+    np.not_equal(values[1:], values[:-1], out=change[1:])
+    starts = np.flatnonzero(change)
+    return values[starts], np.diff(np.append(starts, values.size))
+
+
 def find_hot_pixels(
     rawx: Any,
     rawy: Any,
@@ -232,6 +241,7 @@ def find_hot_pixels(
     min_counts: int = 3,
     box_half_width: int = 3,
     shape: tuple[int, int] = CCD_SHAPE,
+    known_bad: np.ndarray | None = None,
 ) -> list[tuple[int, int]]:
     """Hot and flickering pixels found in the events themselves (statistics: module doc).
 
@@ -251,11 +261,15 @@ def find_hot_pixels(
         Half-width ``h`` [pixel] of the local background box.
     shape : tuple of int
         ``(n_rows, n_columns)`` of the CCD.
+    known_bad : numpy.ndarray, optional
+        Bool mask ``[RAWY - 1, RAWX - 1]`` of pixels already known bad (BADPIX): left out
+        of the background of the others from the start (a dead or silent bad column would
+        otherwise make its neighbours look hot) and not reported.
 
     Returns
     -------
     list of tuple of int
-        ``(RAWX, RAWY)`` of the hot or flickering pixels, sorted.
+        ``(RAWX, RAWY)`` of the hot or flickering pixels found, sorted.
     """
     pixel = _pixel_index(rawx, rawy, shape)
     frames = np.asarray(frame, np.int64).ravel()
@@ -266,34 +280,40 @@ def find_hot_pixels(
     counts = np.bincount(pixel, minlength=shape[0] * shape[1]).astype(float)
     log_factorial = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1.0, counts.max() + 1)))])
     log_threshold = np.log(threshold_probability)
+    # One sort by (pixel, frame): the window keys of every scan are then already sorted.
+    pixel_sorted, frame_sorted = np.divmod(np.sort(pixel * n_frames + frames), n_frames)
     scans = []
     for width in windows:
         for shift in sorted({0, width // 2}):
             n_windows = (n_frames - 1 + shift) // width + 1
-            keys, k = np.unique(pixel * n_windows + (frames + shift) // width, return_counts=True)
-            scans.append((keys, k, n_windows, width))
+            keys, k = _run_lengths(pixel_sorted * n_windows + (frame_sorted + shift) // width)
+            busy = np.flatnonzero(k >= min_counts)  # the only windows that can be flagged
+            pix, win = np.divmod(keys[busy], n_windows)
+            scans.append((keys, k, n_windows, width, pix, win, k[busy]))
     log_trials = np.log(max(1, sum(scan[2] for scan in scans)))
-    flagged = np.zeros(counts.size, dtype=bool)
+    known = np.zeros(counts.size, bool) if known_bad is None else np.asarray(known_bad, bool)
+    if known.size != counts.size:
+        raise ValueError(f"known_bad must have the CCD shape {shape}")
+    flagged = known.ravel().copy()
     for _ in range(MAX_ITERATIONS):  # flagged pixels leave the background of the others
         lam = _expected_counts(counts.reshape(shape), flagged.reshape(shape), box_half_width)
         lam = lam.ravel()
         found = (counts >= min_counts) & (
             _log_tail(counts.astype(np.int64), lam, log_factorial) < log_threshold
         )
-        for keys, k, n_windows, width in scans:
-            pix, win = np.divmod(keys, n_windows)
+        for keys, k, n_windows, width, pix, win, k_busy in scans:
             mu = lam[pix] * width / n_frames
-            log_p = _log_tail(k, mu, log_factorial) + log_trials
-            cand = np.flatnonzero((k >= min_counts) & (log_p < log_threshold))
+            log_p = _log_tail(k_busy, mu, log_factorial) + log_trials
+            cand = np.flatnonzero(log_p < log_threshold)
             scan = (keys, k, n_windows)
             good = ~flagged.reshape(shape)
             mean = _window_mean(pix[cand], win[cand], scan, good, box_half_width)
-            log_p = _log_tail(k[cand], np.maximum(mu[cand], mean), log_factorial)
+            log_p = _log_tail(k_busy[cand], np.maximum(mu[cand], mean), log_factorial)
             found[pix[cand[log_p + log_trials < log_threshold]]] = True
         if not np.any(found & ~flagged):
             break
         flagged |= found
-    rows, columns = np.divmod(np.flatnonzero(flagged), shape[1])
+    rows, columns = np.divmod(np.flatnonzero(flagged & ~known.ravel()), shape[1])
     return sorted(zip((columns + 1).tolist(), (rows + 1).tolist(), strict=True))
 
 

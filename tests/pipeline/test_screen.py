@@ -170,6 +170,26 @@ def test_a_bright_fading_source_is_neither_hot_nor_flickering(seed: int) -> None
     assert sc.find_hot_pixels(*events, N_FRAMES) == [(30, 220), (200, 40)]
 
 
+def test_a_silent_bad_column_beside_a_source_makes_no_hot_pixel() -> None:
+    """A source next to a bad column that records nothing: without BADPIX the column's
+    zeros pull the local background of its neighbours down and they look hot; known as
+    bad, the column is left out of the background and is not reported either."""
+    rng = np.random.default_rng(31)
+    events = uniform_background(rng, 2.0)
+    n = 100_000
+    x, y = np.rint(rng.normal(118, 8, n)).astype(int), np.rint(rng.normal(128, 8, n)).astype(int)
+    events = [np.concatenate([a, b]) for a, b in zip(events, [x, y, rng.integers(0, N_FRAMES, n)],
+                                                     strict=True)]  # fmt: skip
+    silent = events[0] != 120
+    events = [column[silent] for column in events]
+    events = inject(events, (200, 40), rng.choice(N_FRAMES, 60, replace=False))
+    bad = sc.bad_pixel_mask([120], [1], [256])
+    assert len(sc.find_hot_pixels(*events, N_FRAMES)) > 1  # the flanks of the column
+    assert sc.find_hot_pixels(*events, N_FRAMES, known_bad=bad) == [(200, 40)]
+    with pytest.raises(ValueError, match="CCD shape"):
+        sc.find_hot_pixels(*events, N_FRAMES, known_bad=np.zeros((4, 4), bool))
+
+
 def test_find_hot_pixels_edge_cases() -> None:
     assert sc.find_hot_pixels([], [], [], N_FRAMES) == []
     with pytest.raises(ValueError, match="FRAME"):

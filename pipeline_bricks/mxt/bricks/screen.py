@@ -94,10 +94,10 @@ class MxtScreen(Brick):
             raise NoData("no good time: the attitude is never settled outside the SAA")
         time, rawx, rawy = events.column("TIME"), events.column("RAWX"), events.column("RAWY")
         frame, n_frames = _frames(events)
-        candidates = in_gti(time, *gti) & ~bad[rawy - 1, rawx - 1]
+        good_time = in_gti(time, *gti)
         hot = find_hot_pixels(
-            rawx[candidates], rawy[candidates], frame[candidates], n_frames,
-            float(context.parameter("hot_pixel_probability", 1e-7)),
+            rawx[good_time], rawy[good_time], frame[good_time], n_frames,
+            float(context.parameter("hot_pixel_probability", 1e-7)), known_bad=bad,
         )  # fmt: skip
         keep, status = screen_events(
             time, rawx, rawy, events.column("PATTERN"), events.column("ENERGY"),
