@@ -13,6 +13,8 @@ from astropy.io import fits
 
 from caldb_server.resources import schema_path
 from pipeline_bricks.framework.runner import run_brick
+from pipeline_bricks.mxt.bricks.calibrate import exclude_bad_neighbours
+from pipeline_bricks.mxt.screen import bad_pixel_mask
 from pipeline_bricks.registry import bricks
 from tests.pipeline.eventlists import write_attitude, write_job, write_l1
 
@@ -148,3 +150,16 @@ def test_a_local_calibration_file_overrides_the_caldb(demo_caldb, tmp_path, obse
     sources = {item["codename"]: item["source"] for item in document["calibration"]}
     assert sources["GAIN"] == "local"
     assert sources["CTI"] == "caldb"
+
+
+def test_bad_neighbours_carry_no_charge_and_the_centre_is_kept():
+    bad = bad_pixel_mask([10, 1], [20, 1], [1, 1])  # (10, 20) and the corner (1, 1)
+    offsets = np.arange(256) / 10.0 + 3.0  # OFFSET of RAWX k is 3 + (k - 1)/10
+    phas = np.full((4, 9), 50, np.int16)
+    rawx, rawy = np.array([11, 10, 2, 100]), np.array([21, 20, 1, 100])
+    cleaned = exclude_bad_neighbours(phas, rawx, rawy, bad, offsets)
+    assert cleaned[0].tolist() == [4, 50, 50, 50, 50, 50, 50, 50, 50]  # (10, 20) is dx=-1, dy=-1
+    assert cleaned[1].tolist() == [50] * 9  # a bad centre is screened, not changed
+    assert cleaned[2].tolist() == [50, 50, 50, 3, 50, 50, 50, 50, 50]  # (1, 1) is dx=-1, dy=0
+    assert cleaned[3].tolist() == [50] * 9
+    assert phas[0, 0] == 50  # the input is not modified

@@ -17,6 +17,17 @@ _DX = np.tile(np.array([-1, 0, 1]), 3)  # column offset of each PHAS index
 _DY = np.repeat(np.array([-1, 0, 1]), 3)  # row offset of each PHAS index
 
 
+def _next_to_bad(bad: np.ndarray) -> np.ndarray:
+    """Pixels with a bad pixel among their 8 neighbours (mask ``[RAWY-1, RAWX-1]``)."""
+    padded = np.pad(bad, 1)
+    near = np.zeros_like(bad)
+    rows, columns = bad.shape
+    for dy, dx in zip(_DY, _DX, strict=True):
+        if dx or dy:
+            near |= padded[1 + dy : 1 + dy + rows, 1 + dx : 1 + dx + columns]
+    return near
+
+
 def exclude_bad_neighbours(
     phas: np.ndarray, rawx: np.ndarray, rawy: np.ndarray, bad: np.ndarray, offsets: np.ndarray
 ) -> np.ndarray:
@@ -25,15 +36,20 @@ def exclude_bad_neighbours(
     A hot or flickering neighbour would add its own signal to the pattern and a dead one
     carries none, so neither may count; the central pixel is left alone (mxt-screen
     flags events centred on a bad pixel). ``bad`` is the BADPIX mask ``[RAWY-1, RAWX-1]``.
+    Only the events next to a bad pixel are touched (a few per cent).
     """
-    cols = np.asarray(rawx, np.int64)[:, None] + _DX
-    rows = np.asarray(rawy, np.int64)[:, None] + _DY
+    rawx, rawy = np.asarray(rawx, np.int64), np.asarray(rawy, np.int64)
+    cleaned = np.array(phas, copy=True)
+    touched = np.flatnonzero(_next_to_bad(bad)[rawy - 1, rawx - 1])
+    cols = rawx[touched, None] + _DX
+    rows = rawy[touched, None] + _DY
     on_ccd = (cols >= 1) & (cols <= N_COLUMNS) & (rows >= 1) & (rows <= bad.shape[0])
     neighbour_bad = np.zeros(cols.shape, dtype=bool)
     neighbour_bad[on_ccd] = bad[rows[on_ccd] - 1, cols[on_ccd] - 1]
     neighbour_bad[:, 4] = False
-    cleaned = np.array(phas, copy=True)
-    cleaned[neighbour_bad] = np.rint(offsets[cols[neighbour_bad] - 1]).astype(cleaned.dtype)
+    event, pixel = np.nonzero(neighbour_bad)
+    level = np.rint(offsets[cols[event, pixel] - 1]).astype(cleaned.dtype)
+    cleaned[touched[event], pixel] = level
     return cleaned
 
 
