@@ -18,7 +18,7 @@ from astropy.wcs import WCS, FITSFixedWarning
 
 from caldbio import CaDBIO
 from pipeline_bricks.cli import main
-from tests.pipeline.test_simulator import EVENTS, private_cache, run_simulator, truth_of
+from tests.pipeline.simulation import EVENTS, private_cache, run_simulator, truth_of
 
 QUIET = ["--bkg-rate", "0", "--hot-rate", "0", "--hot-pixels", "0", "--flickering-pixels", "0"]
 LINES_EV = (1490.0, 5900.0)

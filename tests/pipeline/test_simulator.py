@@ -6,7 +6,6 @@ import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -17,24 +16,18 @@ from pipeline_bricks.cli import main
 from pipeline_bricks.framework.runtime import load_runtime_data
 from pipeline_bricks.mxt import caldata
 from pipeline_bricks.simulator.source import expected_counts
+from tests.pipeline.simulation import (
+    ATTITUDE,
+    DATE,
+    EVENTS,
+    calibration_file,
+    events_of,
+    private_cache,
+    run_simulator,
+    truth_of,
+)
 
-DATE = "2025-07-01T12:00:00"
-EVENTS = "sb25070101_mxt_l1_evt.fits"
-ATTITUDE = "sb25070101_att.fits"
 GRB = ["--rate", "3", "--duration", "200", "--seed", "7", "--saa", "20:30", "--saa", "150:160"]
-
-
-def run_simulator(out: Path, url: str, *options: str) -> int:
-    """``pipeline-bricks simulate`` into ``out`` with the CalDB at ``url``."""
-    return main(["simulate", "--date", DATE, "--out", str(out), "--caldb-url", url, *options])
-
-
-def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """A private CaDBIO cache (not the user's) and no CALDB_TOKEN, for a module."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CALDBIO_CACHE", str(tmp_path_factory.mktemp("cache")))
-        patch.delenv("CALDB_TOKEN", raising=False)
-        yield
 
 
 @pytest.fixture(scope="module")
@@ -49,21 +42,6 @@ def grb(demo_caldb: str, caldb_cache: None, tmp_path_factory: pytest.TempPathFac
     out = tmp_path_factory.mktemp("grb")
     assert run_simulator(out, demo_caldb, *GRB) == 0
     return out
-
-
-def truth_of(out: Path) -> dict[str, Any]:
-    return json.loads((out / "truth.json").read_text())
-
-
-def calibration_file(out: Path, codename: str) -> tuple[Path, int]:
-    """The file (in ``out/calibration``) and HDU the simulator used for ``codename``."""
-    item = next(c for c in truth_of(out)["calibration"] if c["codename"] == codename)
-    return out / "calibration" / item["file"], item["extension"]
-
-
-def events_of(out: Path) -> fits.FITS_rec:
-    with fits.open(out / EVENTS, checksum=True) as hdus:
-        return hdus["EVENTS"].data.copy()
 
 
 def test_same_seed_same_events_and_another_seed_others(grb, demo_caldb, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline_bricks.cli import main
 from pipeline_bricks.simulator.command import main as mxt_simulate
-from tests.pipeline.test_simulator import DATE, private_cache, run_simulator
+from tests.pipeline.simulation import DATE, private_cache, run_simulator
 
 BASE = ["simulate", "--date", DATE]
 

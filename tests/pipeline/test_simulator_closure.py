@@ -13,7 +13,7 @@ import pytest
 from pipeline_bricks.cli import main
 from pipeline_bricks.mxt import caldata
 from pipeline_bricks.mxt.calibrate import CalibratedEvents, calibrate_events
-from tests.pipeline.test_simulator import (
+from tests.pipeline.simulation import (
     calibration_file,
     events_of,
     private_cache,
