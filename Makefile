@@ -36,6 +36,7 @@ demo: install system-deps
 
 benchmarks: install
 	$(BIN)/python benchmarks/bench_search.py
+	$(BIN)/python benchmarks/bench_bricks.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache .hypothesis
