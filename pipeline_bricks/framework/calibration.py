@@ -205,6 +205,8 @@ def record_in_header(header: Any, used: list[CalibrationUsed]) -> None:
         unique.setdefault(value, comment)
     for number, (value, comment) in enumerate(unique.items(), start=1):
         header[f"CALF{number:04d}"] = (value, comment)
+    if unique and "LONGSTRN" not in header:  # the cards continue over several lines
+        header["LONGSTRN"] = ("OGIP 1.0", "the OGIP long string convention may be used")
     # One card: the latest instant of the searches (ISO UTC strings sort in time order);
     # processing_status.json keeps the instant of each search.
     as_of = {str(header.get("CALASOF", "none"))} - {"none"}

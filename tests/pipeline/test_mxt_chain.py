@@ -18,6 +18,7 @@ from astropy.wcs import WCS, FITSFixedWarning
 
 from caldbio import CaDBIO
 from pipeline_bricks.cli import main
+from tests.helpers import assert_fitsverify_clean
 from tests.pipeline.simulation import EVENTS, private_cache, run_simulator, truth_of
 
 QUIET = ["--bkg-rate", "0", "--hot-rate", "0", "--hot-pixels", "0", "--flickering-pixels", "0"]
@@ -150,6 +151,8 @@ def test_the_chain_screens_a_simulated_grb(demo_caldb, caldb_cache, tmp_path):
     truth = truth_of(tmp_path)
     injected = {(p["rawx"], p["rawy"]) for p in truth["noisy_pixels"] if not p["in_badpix"]}
     assert injected <= {tuple(p) for p in screen["hot_pixels"]}
+    for kind in ("calibrated_events", "sky_events", "cleaned_events"):
+        assert_fitsverify_clean(tmp_path / "pipeline" / status["outputs"][kind][0])
     with fits.open(tmp_path / "pipeline" / status["outputs"]["cleaned_events"][0]) as hdus:
         events, header = hdus["EVENTS"].data, hdus["EVENTS"].header
         assert header["EXPOSURE"] == pytest.approx(screen["exposure_s"])
