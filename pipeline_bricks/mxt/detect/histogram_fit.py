@@ -1,0 +1,202 @@
+"""Stage 1 of the MXT source detection: PSF fits of a binned DET image.
+
+The events are binned in ``b x b`` DET pixels (``b = 4`` by default: 64 x 64 bins of 54 arcsec,
+about a fifth of the 4.2 arcmin FWHM of the PSF core). Sources are then added one at a time,
+each time where the current model (flat background + the sources found so far) fits the
+image worst:
+
+1. **Score map.** For a trial source at each bin centre ``t`` with the current model ``mu``
+   fixed, the Cash statistic of adding ``N`` counts there has the slope
+   ``S_t = sum_i n_i P_it / mu_i - f_t`` and curvature ``I_t = sum_i n_i P_it^2 / mu_i^2`` at
+   ``N = 0`` (``P_it`` the PSF fraction of bin ``i``, ``f_t`` the PSF fraction on the live
+   CCD). Both are correlations of images with the PSF (one FFT each); ``S_t^2 / I_t`` (for
+   ``S_t > 0``) is the score statistic, a cheap stand-in for the likelihood ratio.
+2. **Likelihood ratio.** At the ``n_peaks`` highest local maxima of the score map the exact
+   ``TS = 2 max_N [sum_i n_i ln(1 + N P_it / mu_i) - N f_t]`` is computed (Newton's method
+   from ``N = 0``, monotone because the slope is convex and decreasing in ``N``).
+3. If the largest ``TS`` is at least ``ts_min``, a source is added there and all sources and
+   the background are fitted together on the binned image (:class:`.cash.CashModel`:
+   Poisson likelihood of positions, counts and a flat background). Otherwise, or after
+   ``max_sources`` sources, the search stops.
+
+Fitting before searching again makes the second of two close sources (5 arcmin
+= 5.5 bins apart, 1.2 core FWHM) stand out in the score map of the residuals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import maximum_filter
+from scipy.signal import fftconvolve
+
+from pipeline_bricks.mxt.detect.cash import BinnedEvents, CashModel, bin_events
+from pipeline_bricks.mxt.detect.psf_model import PsfModel
+
+__all__ = ["Candidate", "HistogramResult", "histogram_fit"]
+
+_NEWTON_STEPS = 40
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A source of stage 1.
+
+    Attributes
+    ----------
+    detx, dety : float
+        Fitted position [DET pixel, 1-based].
+    counts : float
+        Fitted source counts over the whole focal plane.
+    ts : float
+        Likelihood ratio ``TS`` (a ``Delta C``) with which it was added.
+    """
+
+    detx: float
+    dety: float
+    counts: float
+    ts: float
+
+
+@dataclass(frozen=True)
+class HistogramResult:
+    """Stage-1 sources and the flat background [counts per live DET pixel]."""
+
+    candidates: list[Candidate]
+    background: float
+
+
+def _trial_kernel(model: CashModel) -> np.ndarray:
+    """The trial kernel ``Q``: PSF fraction in the bins around a source at a bin centre.
+
+    ``Q[dI + n - 1, dJ + m - 1]`` is the fraction in bin ``t + (dI, dJ)`` of a source at the
+    centre of bin ``t`` (full bins, live or not).
+    """
+    kernel, (n, m) = model.kernel, model.data.live_bins.shape
+    b, half = kernel.binning, (kernel.binning - 1) / 2.0
+    d_rows = b * np.arange(-(n - 1), n, dtype=float)[:, None] - half
+    d_cols = b * np.arange(-(m - 1), m, dtype=float)[None, :] - half
+    return kernel.fraction(d_rows, d_cols)[0]
+
+
+def _correlate(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """``out[t] = sum_i image[i] kernel[i - t + n - 1]`` on the bin grid (same shape as image)."""
+    n, m = image.shape
+    full = fftconvolve(image, kernel[::-1, ::-1], mode="full")
+    return full[n - 1 : 2 * n - 1, m - 1 : 2 * m - 1]
+
+
+def _likelihood_ratio(
+    data: BinnedEvents, weight: np.ndarray, mu: np.ndarray, trial: np.ndarray, total: float
+) -> tuple[float, float]:
+    """``(TS, N)`` of one trial: ``trial`` = PSF fraction of the occupied bins."""
+    ratio = weight * trial / mu
+    n = data.counts
+    amplitude = 0.0
+    for _ in range(_NEWTON_STEPS):
+        share = ratio / (1.0 + amplitude * ratio)
+        slope = float(n @ share) - total
+        curvature = float(n @ share**2)
+        if slope <= 0.0 or curvature <= 0.0:
+            break
+        step = slope / curvature
+        amplitude += step
+        if step < 1e-6 * max(amplitude, 1.0):
+            break
+    ts = 2.0 * (float(n @ np.log1p(amplitude * ratio)) - amplitude * total)
+    return max(ts, 0.0), amplitude
+
+
+def _next_source(
+    model: CashModel, trial_kernel: np.ndarray, mu: np.ndarray, n_peaks: int
+) -> tuple[float, float, float, float]:
+    """Best new source given the model ``mu`` of the occupied bins: ``(TS, x, y, N)``."""
+    data = model.data
+    b = data.binning
+    shape = data.live_bins.shape
+    row, col = (data.rows // b).astype(np.intp), (data.cols // b).astype(np.intp)
+    weight = data.live_bins / b**2
+    first, second = np.zeros(shape), np.zeros(shape)
+    np.add.at(first, (row, col), data.counts * model.weight / mu)
+    np.add.at(second, (row, col), data.counts * (model.weight / mu) ** 2)
+    totals = _correlate(weight, trial_kernel)
+    slope = _correlate(first, trial_kernel) - totals
+    curvature = np.maximum(_correlate(second, trial_kernel**2), 1e-300)
+    score = np.where((slope > 0) & (weight > 0), slope**2 / curvature, 0.0)
+    peaks = (score == maximum_filter(score, size=3, mode="constant")) & (score > 0)
+    order = np.argsort(score[peaks])[::-1][:n_peaks]
+    best = (0.0, 0.0, 0.0, 0.0)
+    n, m = shape
+    for flat in np.flatnonzero(peaks)[order]:
+        t_row, t_col = divmod(int(flat), m)
+        trial = trial_kernel[row - t_row + n - 1, col - t_col + m - 1]
+        ts, amplitude = _likelihood_ratio(data, model.weight, mu, trial, totals[t_row, t_col])
+        if ts > best[0]:
+            centre = (b - 1) / 2.0
+            best = (ts, b * t_col + centre, b * t_row + centre, amplitude)
+    return best
+
+
+def histogram_fit(
+    detx: np.ndarray,
+    dety: np.ndarray,
+    live_mask: np.ndarray,
+    psf: PsfModel,
+    *,
+    binning: int = 4,
+    ts_min: float = 8.0,
+    max_sources: int = 10,
+    n_peaks: int = 5,
+) -> HistogramResult:
+    """Initial sources and background from a binned DET image (stage 1).
+
+    Parameters
+    ----------
+    detx, dety : numpy.ndarray
+        Event positions [DET pixel, 1-based], finite, on live pixels of ``live_mask``.
+    live_mask : numpy.ndarray
+        Bool ``[DETY - 1, DETX - 1]``; its dimensions must be multiples of ``binning``.
+    psf : PsfModel
+        The PSF.
+    binning : int
+        Bin size [DET pixel].
+    ts_min : float
+        Smallest likelihood ratio ``TS`` (``Delta C``, one free amplitude at a fixed trial
+        position) of a new source.
+    max_sources : int
+        Most sources kept.
+    n_peaks : int
+        Score-map maxima tested with the exact likelihood ratio at each step.
+
+    Returns
+    -------
+    HistogramResult
+        Sources by decreasing ``TS`` of discovery and the background [counts per live DET
+        pixel].
+    """
+    mask = np.asarray(live_mask, bool)
+    if mask.shape[0] % binning or mask.shape[1] % binning:
+        raise ValueError(f"the CCD shape {mask.shape} is not a multiple of the binning")
+    data = bin_events(np.asarray(detx, float) - 1.0, np.asarray(dety, float) - 1.0, mask, binning)
+    model = CashModel(data, psf)
+    trial_kernel = _trial_kernel(model)
+    positions = np.empty((0, 2))
+    amplitudes = np.array([data.counts.sum() / max(data.live_total, 1.0)])
+    found: list[float] = []
+    while positions.shape[0] < max_sources:
+        design = model.columns(positions)[0]
+        ts, x, y, amplitude = _next_source(model, trial_kernel, design @ amplitudes, n_peaks)
+        if ts < ts_min:
+            break
+        fit = model.fit(
+            np.vstack([positions, [x, y]]),
+            np.concatenate([amplitudes[:-1], [amplitude], amplitudes[-1:]]),
+        )
+        positions, amplitudes = fit.positions, fit.amplitudes
+        found.append(ts)
+    candidates = [
+        Candidate(float(p[0] + 1.0), float(p[1] + 1.0), float(a), ts)
+        for p, a, ts in zip(positions, amplitudes[:-1], found, strict=True)
+    ]
+    return HistogramResult(candidates, float(amplitudes[-1]))
