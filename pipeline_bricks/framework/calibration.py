@@ -21,7 +21,13 @@ from caldbio.cache import sha256_of
 from pipeline_bricks.framework.errors import BrickError
 from pipeline_bricks.framework.runtime import RuntimeData
 
-__all__ = ["CalibrationFile", "CalibrationProvider", "CalibrationUsed", "record_in_header"]
+__all__ = [
+    "CalibrationFile",
+    "CalibrationProvider",
+    "CalibrationUsed",
+    "record_in_header",
+    "split_override",
+]
 
 _CALF = re.compile(r"CALF[0-9]{4}")
 _WITH_EXTENSION = re.compile(r"(?P<path>.+)\[(?P<xno>[0-9]{1,3})\]")
@@ -53,8 +59,16 @@ class CalibrationFile:
     used: CalibrationUsed
 
 
+def split_override(text: str) -> tuple[str, int | None]:
+    """A local override ``PATH`` or ``PATH[xno]``: the path text and the HDU, if given."""
+    match = _WITH_EXTENSION.fullmatch(text)
+    return (match["path"], int(match["xno"])) if match else (text, None)
+
+
 def _extension_of(path: Path, codename: str) -> int:
-    """The first HDU whose CCNM0001 is the codename (1 when no HDU says)."""
+    """The first HDU whose CCNM0001 is the codename (1 when no HDU says); 0 for YAML."""
+    if path.suffix.lower() in {".yaml", ".yml"}:  # onboard uploads: one document, "HDU" 0
+        return 0
     try:
         with fits.open(path) as hdus:
             for number, hdu in enumerate(hdus):
@@ -133,11 +147,11 @@ class CalibrationProvider:
 
     def _local(self, codename: str) -> CalibrationFile:
         text = self._overrides[codename]
-        match = _WITH_EXTENSION.fullmatch(text)
-        path = self.runtime.resolve(match["path"] if match else text)
+        path_text, xno = split_override(text)
+        path = self.runtime.resolve(path_text)
         if not path.is_file():
             raise BrickError(f"the local {codename} file {path} does not exist")
-        extension = int(match["xno"]) if match else _extension_of(path, codename)
+        extension = _extension_of(path, codename) if xno is None else xno
         used = CalibrationUsed(codename, path.name, extension, sha256_of(path), "local", None, None)
         return CalibrationFile(path, extension, used)
 

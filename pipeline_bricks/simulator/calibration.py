@@ -7,12 +7,15 @@ Every dataset is asked of :class:`~pipeline_bricks.framework.calibration.Calibra
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline_bricks.framework.calibration import CalibrationProvider, CalibrationUsed
+from pipeline_bricks.framework.calibration import (
+    CalibrationProvider,
+    CalibrationUsed,
+    split_override,
+)
 from pipeline_bricks.framework.errors import BrickError
 from pipeline_bricks.framework.runtime import RuntimeData
 from pipeline_bricks.mxt.caldata import (
@@ -51,7 +54,6 @@ CODENAMES = (
     "VIGNET",
     "EVTTHR",
 )
-_WITH_EXTENSION = re.compile(r"(?P<path>.+)\[(?P<xno>[0-9]{1,3})\]")
 
 
 @dataclass(frozen=True)
@@ -70,18 +72,12 @@ class SimulatorCalibration:
     used: tuple[CalibrationUsed, ...]
 
 
-def absolute_override(codename: str, text: str, base: Path) -> str:
-    """A ``PATH`` or ``PATH[xno]`` override made absolute against ``base`` (the cwd).
-
-    An EVTTHR override (a YAML file, HDU 0) without ``[xno]`` gets ``[0]``.
-    """
-    match = _WITH_EXTENSION.fullmatch(text)
-    path_text, suffix = (match["path"], f"[{match['xno']}]") if match else (text, "")
+def absolute_override(text: str, base: Path) -> str:
+    """A ``PATH`` or ``PATH[xno]`` override made absolute against ``base`` (the cwd)."""
+    path_text, xno = split_override(text)
     path = Path(path_text).expanduser()
     path = path if path.is_absolute() else (base / path).resolve()
-    if codename == "EVTTHR" and not suffix:
-        suffix = "[0]"
-    return f"{path}{suffix}"
+    return f"{path}" if xno is None else f"{path}[{xno}]"
 
 
 def load_calibration(

@@ -223,7 +223,7 @@ def _simulate(args: argparse.Namespace) -> str:
         "max_tries": args.max_tries,
         "as_of": args.as_of,
     }
-    overrides = {code: absolute_override(code, path, Path.cwd()) for code, path in args.calibration}
+    overrides = {code: absolute_override(path, Path.cwd()) for code, path in args.calibration}
     date_obs = from_mission_time(t0 + args.start_offset)
     cal = load_calibration(out, date_obs, caldb, overrides)
     config = _config(args, t0, cal)

@@ -112,10 +112,9 @@ def test_local_calibration_overrides_are_used_and_passed_on(demo_caldb, caldb_ca
     used = {item["codename"]: item for item in truth["calibration"]}
     assert used["GAIN"]["source"] == used["EVTTHR"]["source"] == "local"
     assert used["TELDEF"]["source"] == "caldb"
+    assert used["EVTTHR"]["extension"] == 0  # a YAML upload is one document
     runtime = json.loads((tmp_path / "second" / "runtime_data.json").read_text())
-    assert runtime["parameters"] == {
-        "calibration": {"GAIN": f"{gain}[1]", "EVTTHR": f"{evtthr}[0]"}
-    }
+    assert runtime["parameters"] == {"calibration": {"GAIN": f"{gain}[1]", "EVTTHR": f"{evtthr}"}}
 
 
 def test_success_prints_one_summary_line(demo_caldb, caldb_cache, tmp_path, capsys):
