@@ -19,6 +19,7 @@ from caldb_server.devserver import closing_responses
 from caldb_server.migrate import upgrade
 from caldb_server.web import extension
 from tests.conftest import SECRET, app_settings
+from tests.pipeline.simulation import private_cache
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +55,12 @@ def demo_caldb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.shutdown()
     thread.join()
     extension(application).database.dispose()
+
+
+@pytest.fixture(scope="module")
+def caldb_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A private CaDBIO cache and no CALDB_TOKEN, for one test module (:func:`private_cache`)."""
+    yield from private_cache(tmp_path_factory)
 
 
 @pytest.fixture

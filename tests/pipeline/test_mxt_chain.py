@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +18,10 @@ from astropy.wcs import WCS, FITSFixedWarning
 from caldbio import CaDBIO
 from pipeline_bricks.cli import main
 from tests.helpers import assert_fitsverify_clean
-from tests.pipeline.simulation import EVENTS, private_cache, run_simulator, truth_of
+from tests.pipeline.simulation import EVENTS, run_simulator, truth_of
 
 QUIET = ["--bkg-rate", "0", "--hot-rate", "0", "--hot-pixels", "0", "--flickering-pixels", "0"]
 LINES_EV = (1490.0, 5900.0)
-
-
-@pytest.fixture(scope="module")
-def caldb_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    yield from private_cache(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

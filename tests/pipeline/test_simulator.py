@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,18 +21,11 @@ from tests.pipeline.simulation import (
     EVENTS,
     calibration_file,
     events_of,
-    private_cache,
     run_simulator,
     truth_of,
 )
 
 GRB = ["--rate", "3", "--duration", "200", "--seed", "7", "--saa", "20:30", "--saa", "150:160"]
-
-
-@pytest.fixture(scope="module")
-def caldb_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """:func:`private_cache` for this module."""
-    yield from private_cache(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

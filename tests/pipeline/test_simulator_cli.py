@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
 from pipeline_bricks.cli import main
 from pipeline_bricks.simulator.command import main as mxt_simulate
-from tests.pipeline.simulation import DATE, private_cache, run_simulator
+from tests.pipeline.simulation import DATE, run_simulator
 
 BASE = ["simulate", "--date", DATE]
-
-
-@pytest.fixture(scope="module")
-def caldb_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    yield from private_cache(tmp_path_factory)
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ and a simulated GRB through the whole mxt-pipeline."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,17 +15,11 @@ from pipeline_bricks.mxt.calibrate import CalibratedEvents, calibrate_events
 from tests.pipeline.simulation import (
     calibration_file,
     events_of,
-    private_cache,
     run_simulator,
     truth_of,
 )
 
 QUIET = ["--bkg-rate", "0", "--hot-rate", "0", "--hot-pixels", "0", "--flickering-pixels", "0"]
-
-
-@pytest.fixture(scope="module")
-def caldb_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    yield from private_cache(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
