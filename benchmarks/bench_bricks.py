@@ -42,6 +42,7 @@ from harness import busy_share
 from caldb_server.demodata import EPOCH_2, generate
 from caldb_server.demodata.common import file_name
 from pipeline_bricks.mxt import coordinates as co
+from pipeline_bricks.mxt import gti as gt
 from pipeline_bricks.mxt import screen as sc
 from pipeline_bricks.mxt.caldata import (
     BadPixels,
@@ -162,9 +163,9 @@ def screen_masks(obs: Observation, cal: Calibration) -> tuple[Any, np.ndarray, n
     """GTIs, BADPIX mask and hot/flickering pixels found in the events, as the brick does."""
     att = obs.attitude
     bad = cal.badpix.mask()
-    good = sc.gti_from_attitude(att["time"], att["settled"], att["in_saa"])
-    gti = sc.intersect_gtis(good, ([T0], [T0 + SPAN_S]))
-    use = sc.in_gti(obs.time, *gti)
+    good = gt.gti_from_attitude(att["time"], att["settled"], att["in_saa"])
+    gti = gt.intersect_gtis(good, ([T0], [T0 + SPAN_S]))
+    use = gt.in_gti(obs.time, *gti)
     hot = sc.find_hot_pixels(obs.rawx[use], obs.rawy[use], obs.frame[use], N_FRAMES, known_bad=bad)
     return gti, bad, sc.pixels_to_mask(hot, bad.shape)
 

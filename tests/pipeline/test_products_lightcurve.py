@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
+from pipeline_bricks.mxt.gti import gti_from_attitude
 from pipeline_bricks.mxt.products import gaps as gp
 from pipeline_bricks.mxt.products import lightcurve as lc
 from pipeline_bricks.mxt.products.lightcurve_file import write_lightcurve_hdus
-from pipeline_bricks.mxt.screen import gti_from_attitude
 
 FRAME = 0.1  # s
 TIME_KEYWORDS = {"TIMESYS": "TT", "MJDREFI": 57754, "MJDREFF": 0.00080074074}

@@ -11,6 +11,7 @@ from pipeline_bricks.framework.errors import BrickError, NoData
 from pipeline_bricks.mxt import caldata
 from pipeline_bricks.mxt.bricks.common import load_events, observation_date, write_events
 from pipeline_bricks.mxt.eventfile import EventList, read_attitude
+from pipeline_bricks.mxt.gti import gti_exposure, gti_from_attitude, in_gti, intersect_gtis
 from pipeline_bricks.mxt.screen import (
     STATUS_BAD_PIXEL,
     STATUS_HOT_PIXEL,
@@ -18,10 +19,6 @@ from pipeline_bricks.mxt.screen import (
     STATUS_OUT_OF_BAND,
     STATUS_OUTSIDE_GTI,
     find_hot_pixels,
-    gti_exposure,
-    gti_from_attitude,
-    in_gti,
-    intersect_gtis,
     pixels_to_mask,
     screen_events,
 )

@@ -20,6 +20,7 @@ from astropy.io import fits
 
 from pipeline_bricks.mxt.coordinates import Teldef, det_to_radec, interpolate_attitude
 from pipeline_bricks.mxt.detect.sources import Source
+from pipeline_bricks.mxt.gti import gti_steps
 
 __all__ = ["SkySource", "det_pixel_arcsec", "exposure_attitude", "sky_sources", "srclist_hdus"]
 
@@ -71,8 +72,8 @@ def exposure_attitude(  # noqa: PLR0917 (the columns of the attitude table, then
     gti_start, gti_stop : array_like
         Good time intervals [s].
     step_s : float
-        Sampling step [s]; each GTI is cut in pieces of at most ``step_s``, sampled at their
-        middle.
+        Sampling step [s]; each GTI is cut in equal pieces of at most ``step_s``, sampled
+        at their middle (:func:`~pipeline_bricks.mxt.gti.gti_steps`).
 
     Returns
     -------
@@ -86,19 +87,9 @@ def exposure_attitude(  # noqa: PLR0917 (the columns of the attitude table, then
     ValueError
         No GTI time is covered by the attitude table, or ``step_s`` is not positive.
     """
-    if not (np.isfinite(step_s) and step_s > 0):
-        raise ValueError("step_s must be positive")
-    starts, stops = np.atleast_1d(np.asarray(gti_start, float)), np.atleast_1d(gti_stop)
-    times, weights = [], []
-    for start, stop in zip(starts, np.asarray(stops, float), strict=True):
-        if not stop > start:
-            continue
-        edges = np.append(np.arange(start, stop, step_s), stop)
-        times.append(0.5 * (edges[:-1] + edges[1:]))
-        weights.append(np.diff(edges))
-    if not times:
+    t, w = gti_steps(gti_start, gti_stop, step_s)
+    if t.size == 0:
         raise ValueError("no good time interval")
-    t, w = np.concatenate(times), np.concatenate(weights)
     ra, dec, roll = interpolate_attitude(t, att_time, att_ra, att_dec, att_roll, outside="nan")
     covered = np.isfinite(ra)
     if not np.any(covered):

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from astropy.io import fits
 
-from pipeline_bricks.mxt.screen import in_gti, intersect_gtis
+from pipeline_bricks.mxt.gti import in_gti, normalise_gti
 
 Gti = tuple[np.ndarray, np.ndarray]
 HeaderExtras = Mapping[str, Any] | fits.Header | None
@@ -35,7 +35,7 @@ def checked_gti(gti: Any) -> Gti:
         starts, stops = gti
     except (TypeError, ValueError):
         raise ValueError("gti must be a pair (starts, stops) of arrays [s]") from None
-    start, stop = intersect_gtis((starts, stops), (starts, stops))  # = normalised input
+    start, stop = normalise_gti(starts, stops)
     if start.size == 0:
         raise ValueError("the GTI list is empty: no good time to make a product from")
     return start, stop

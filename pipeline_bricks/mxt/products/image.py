@@ -51,6 +51,7 @@ from pipeline_bricks.mxt.coordinates import (
     raw_to_det,
     sky_to_radec,
 )
+from pipeline_bricks.mxt.gti import gti_steps
 from pipeline_bricks.mxt.products._common import checked_gti
 
 __all__ = ["attitude_steps", "event_sky_wcs", "exposure_map", "image_header", "sky_image"]
@@ -191,18 +192,12 @@ def attitude_steps(
         Empty or invalid GTIs, ``step_s <= 0``, an attitude table that is not four
         arrays or does not cover the GTIs.
     """
-    if not (np.isfinite(step_s) and step_s > 0):
-        raise ValueError(f"step_s must be a positive number of seconds, not {step_s}")
     start, stop = checked_gti(gti)
     try:
         att_time, att_ra, att_dec, att_roll = attitude
     except (TypeError, ValueError):
         raise ValueError("attitude must be (TIME, RA, DEC, ROLL) arrays") from None
-    n_steps = np.maximum(1, np.ceil((stop - start) / step_s)).astype(np.int64)
-    which = np.repeat(np.arange(start.size), n_steps)
-    index = np.arange(which.size) - np.repeat(np.cumsum(n_steps) - n_steps, n_steps)
-    duration = ((stop - start) / n_steps)[which]
-    middle = start[which] + (index + 0.5) * duration
+    middle, duration = gti_steps(start, stop, step_s)
     try:
         ra, dec, roll = interpolate_attitude(middle, att_time, att_ra, att_dec, att_roll)
     except ValueError as error:
