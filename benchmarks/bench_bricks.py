@@ -44,6 +44,7 @@ from caldb_server.demodata.common import file_name
 from pipeline_bricks.mxt import coordinates as co
 from pipeline_bricks.mxt import gti as gt
 from pipeline_bricks.mxt import screen as sc
+from pipeline_bricks.mxt import sky as sk
 from pipeline_bricks.mxt.caldata import (
     BadPixels,
     ColumnGains,
@@ -155,7 +156,7 @@ def coordinates(obs: Observation, cal: Calibration) -> tuple[np.ndarray, ...]:
         obs.time, att["time"], att["ra"], att["dec"], att["roll"], outside="nan"
     )
     ra, dec = co.det_to_radec(detx, dety, cal.teldef, *pointing)
-    x, y = co.radec_to_sky(ra, dec, co.sky_wcs(cal.teldef, *POINTING[:2]))
+    x, y = sk.radec_to_sky(ra, dec, sk.sky_wcs(cal.teldef, *POINTING[:2]))
     return detx, dety, ra, dec, x, y
 
 

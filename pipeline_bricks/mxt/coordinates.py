@@ -6,7 +6,7 @@ offsets ``xi, eta`` [mm] about ``OPTAXISX/Y``; instrument direction ``u_inst ~ (
 (upright lobster-eye image, ``IMAGEINV = F``; ``(-xi, -eta, f)`` if inverting); ``u_sc =
 ALIGNM u_inst``; ``u_cel = A u_sc`` with ``A = [X_sc Y_sc Z_sc]`` from the pointing (RA, Dec
 of +Z_sc) and the roll (position angle of +Y_sc, north through east); SKY = FITS TAN
-projection about (RA_NOM, DEC_NOM) with ``CDELT1 = -SKY_XSCL/3600`` deg.
+projection about (RA_NOM, DEC_NOM) with ``CDELT1 = -SKY_XSCL/3600`` deg (:mod:`.sky`).
 
 Consequence (asserted in the tests): +DETY points to position angle ``roll`` and +DETX to
 ``roll + 90`` deg (at roll 0: +DETX east, +DETY north). Sky X grows towards decreasing RA, so
@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from astropy.wcs import WCS
 
 # Teldef fields read from the keyword of the same name (upper case), required or defaulted.
 _REQUIRED = "OPTAXISX OPTAXISY DET_XSCL DET_YSCL FOCALLEN SKY_XCEN SKY_YCEN SKY_XSCL SKY_YSCL"
@@ -313,91 +312,3 @@ def off_axis_angle(detx: Any, dety: Any, teldef: Teldef) -> np.ndarray:
     xi = (np.asarray(detx, float) - teldef.optaxisx) * teldef.det_xscl
     eta = (np.asarray(dety, float) - teldef.optaxisy) * teldef.det_yscl
     return np.degrees(np.arctan2(np.hypot(xi, eta), teldef.focallen)) * 60.0
-
-
-def sky_wcs(teldef: Teldef, ra_nom: float, dec_nom: float) -> WCS:
-    """The SKY tangent-plane WCS about the nominal pointing ``RA_NOM``, ``DEC_NOM`` [deg].
-
-    ``RA---TAN``/``DEC--TAN``, ``CRPIX = (SKY_XCEN, SKY_YCEN)``, ``CRVAL = (ra_nom,
-    dec_nom)``, ``CDELT = (-SKY_XSCL/3600, +SKY_YSCL/3600)`` deg, FK5 J2000 (step 6).
-    """
-    wcs = WCS(naxis=2)
-    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    wcs.wcs.cunit = ["deg", "deg"]
-    wcs.wcs.crpix = [teldef.sky_xcen, teldef.sky_ycen]
-    wcs.wcs.crval = [float(ra_nom), float(dec_nom)]
-    wcs.wcs.cdelt = [-teldef.sky_xscl / 3600.0, teldef.sky_yscl / 3600.0]
-    wcs.wcs.radesys = "FK5"
-    wcs.wcs.equinox = 2000.0
-    wcs.wcs.set()
-    return wcs
-
-
-def _plain_tan(wcs: WCS) -> bool:
-    """``wcs`` is the plain RA/Dec TAN of :func:`sky_wcs` (no rotation, no distortion)."""
-    w = wcs.wcs
-    return (
-        wcs.naxis == 2
-        and list(w.ctype) == ["RA---TAN", "DEC--TAN"]
-        and [str(unit) for unit in w.cunit] == ["deg", "deg"]
-        and not w.has_cd()
-        and np.array_equal(w.get_pc(), np.eye(2))
-        and w.lonpole == 180.0
-        and abs(w.crval[1]) < 90.0
-        and len(w.get_pv()) == 0
-        and wcs.sip is None
-        and all(d is None for d in (wcs.cpdis1, wcs.cpdis2, wcs.det2im1, wcs.det2im2))
-    )
-
-
-def radec_to_sky(ra: Any, dec: Any, wcs: WCS) -> tuple[np.ndarray, np.ndarray]:
-    """RA, Dec [deg] -> SKY X, Y [pixel, FITS 1-based: pixel k spans k - 0.5 .. k + 0.5].
-
-    The plain TAN of :func:`sky_wcs` is projected here with numpy (the gnomonic equations,
-    equal to WCSLIB to far below 1e-6 pixel, several times faster); any other WCS goes
-    through astropy. Directions 90 deg or more from the tangent point are NaN, as WCSLIB
-    has them.
-    """
-    if not _plain_tan(wcs):
-        x, y = wcs.wcs_world2pix(np.asarray(ra, float), np.asarray(dec, float), 1)
-        return np.asarray(x, float), np.asarray(y, float)
-    shape, (ra, dec) = _flat(ra, dec)
-    (x0, y0), (scale_x, scale_y) = wcs.wcs.crpix, np.degrees(1.0) / wcs.wcs.cdelt
-    alpha0, delta0 = np.radians(wcs.wcs.crval)
-    c0, s0 = np.cos(delta0), np.sin(delta0)
-    delta, d_alpha = np.radians(dec), np.radians(ra) - alpha0
-    cd, sd, ca = np.cos(delta), np.sin(delta), np.cos(d_alpha)
-    cos_c = s0 * sd + c0 * cd * ca  # cosine of the distance to the tangent point
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inverse = np.where(cos_c > 0.0, 1.0 / cos_c, np.nan)
-    x = x0 + scale_x * (cd * np.sin(d_alpha) * inverse)
-    y = y0 + scale_y * ((c0 * sd - s0 * cd * ca) * inverse)
-    return x.reshape(shape), y.reshape(shape)
-
-
-def sky_to_radec(x: Any, y: Any, wcs: WCS) -> tuple[np.ndarray, np.ndarray]:
-    """SKY X, Y [pixel, 1-based] -> RA, Dec [deg] (inverse of :func:`radec_to_sky`)."""
-    ra, dec = wcs.wcs_pix2world(np.asarray(x, float), np.asarray(y, float), 1)
-    return np.asarray(ra, float), np.asarray(dec, float)
-
-
-def sky_column_keywords(
-    wcs: WCS, x_column: int, y_column: int, sky_size: tuple[int, int] | None = None
-) -> dict[str, str | float | int]:
-    """Event-column WCS keywords of the X and Y columns (OGIP/Swift convention).
-
-    ``TCTYPn``, ``TCRPXn``, ``TCRVLn``, ``TCDLTn`` [deg] and ``TCUNIn`` of the SKY ``wcs``
-    (:func:`sky_wcs`) for n = ``x_column``, ``y_column`` (1-based column numbers in the
-    EVENTS table); with ``sky_size = (SKY_XSIZ, SKY_YSIZ)`` also ``TLMINn = 1``, ``TLMAXn``.
-    """
-    keywords: dict[str, str | float | int] = {}
-    for axis, column in enumerate((x_column, y_column)):
-        keywords[f"TCTYP{column}"] = str(wcs.wcs.ctype[axis])
-        keywords[f"TCRPX{column}"] = float(wcs.wcs.crpix[axis])
-        keywords[f"TCRVL{column}"] = float(wcs.wcs.crval[axis])
-        keywords[f"TCDLT{column}"] = float(wcs.wcs.cdelt[axis])
-        keywords[f"TCUNI{column}"] = "deg"
-        if sky_size is not None:
-            keywords[f"TLMIN{column}"] = 1
-            keywords[f"TLMAX{column}"] = int(sky_size[axis])
-    return keywords

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 
 import astropy.units as u
 import numpy as np
@@ -14,62 +13,14 @@ from hypothesis import strategies as st
 
 from caldb_server.demodata import mxt_detector
 from pipeline_bricks.mxt import coordinates as co
-
-PIXEL_ARCSEC = math.degrees(math.atan(0.075 / 1150.0)) * 3600.0  # 13.452053"
-# Epoch 2 (2025-06-01) ALIGNM as written in docs/calibration_formats.md §2.
-EPOCH2_ALIGNM = {
-    "ALIGNM11": 0.999999972922896,
-    "ALIGNM12": 4.06156553987724e-08,
-    "ALIGNM13": 0.000232710561287817,
-    "ALIGNM21": 0.0,
-    "ALIGNM22": 0.999999984769129,
-    "ALIGNM23": -0.00017453292431333,
-    "ALIGNM31": -0.00023271056483220,
-    "ALIGNM32": 0.000174532919587491,
-    "ALIGNM33": 0.999999957692026,
-}
-IDENTITY_ALIGNM = {f"ALIGNM{i}{j}": float(i == j) for i in (1, 2, 3) for j in (1, 2, 3)}
-
-
-def teldef_header(alignm: dict[str, float] | None = None, **changes: object) -> dict:
-    """The TELDEF keywords of §2 (epoch 1 unless another ALIGNM is given)."""
-    header: dict[str, object] = {
-        "COORDSYS": "RAW,DET,SKY",
-        "RAW_XSIZ": 256,
-        "RAW_YSIZ": 256,
-        "RAWXPIX1": 1,
-        "RAWYPIX1": 1,
-        "SEG_NUM": 1,
-        "COE_X0_A": 0.0,
-        "COE_X0_B": 1.0,
-        "COE_X0_C": 0.0,
-        "COE_Y0_A": 0.0,
-        "COE_Y0_B": 0.0,
-        "COE_Y0_C": 1.0,
-        "DET_XSCL": 0.075,
-        "DET_YSCL": 0.075,
-        "DETXFLIP": 1,
-        "DETYFLIP": 1,
-        "DET_ROTD": 0.0,
-        "FOCALLEN": 1150.0,
-        "OPTCOORD": "DET",
-        "OPTAXISX": 128.5,
-        "OPTAXISY": 128.5,
-        "IMAGEINV": False,
-        "SKY_XSIZ": 512,
-        "SKY_YSIZ": 512,
-        "SKY_XCEN": 256.5,
-        "SKY_YCEN": 256.5,
-        "SKY_XSCL": 13.452053,
-        "SKY_YSCL": 13.452053,
-        **(alignm or IDENTITY_ALIGNM),
-    }
-    header.update(changes)
-    return header
-
-
-EPOCH1 = co.Teldef.from_header(teldef_header())
-EPOCH2 = co.Teldef.from_header(teldef_header(EPOCH2_ALIGNM))
+from tests.pipeline.teldefs import (
+    EPOCH1,
+    EPOCH2,
+    EPOCH2_ALIGNM,
+    IDENTITY_ALIGNM,
+    PIXEL_ARCSEC,
+    teldef_header,
+)
 
 
 def test_from_header_reads_the_section_2_keywords() -> None:
@@ -293,56 +244,6 @@ def test_interpolate_attitude_refuses_or_flags_times_outside_the_table() -> None
         co.interpolate_attitude([0.5], [1.0, 0.0], [0, 0], [0, 0], [0, 0])
 
 
-def test_sky_wcs_pointing_scale_and_orientation() -> None:
-    wcs = co.sky_wcs(EPOCH1, 150.0, 40.0)
-    x, y = co.radec_to_sky(150.0, 40.0, wcs)
-    assert (float(x), float(y)) == pytest.approx((256.5, 256.5), abs=1e-9)
-    ra, dec = co.sky_to_radec([257.5, 256.5], [256.5, 257.5], wcs)
-    steps = SkyCoord(ra * u.deg, dec * u.deg).separation(SkyCoord(150 * u.deg, 40 * u.deg))
-    np.testing.assert_allclose(steps.arcsec, 13.452053, atol=1e-6)
-    x, y = co.radec_to_sky([150.01, 150.0], [40.0, 40.01], wcs)
-    assert x[0] < 256.5  # X increases towards decreasing RA
-    assert y[1] > 256.5  # Y increases towards increasing Dec
-    assert x[1] == pytest.approx(256.5)
-
-
-@pytest.mark.parametrize(
-    ("ra_nom", "dec_nom"),
-    [(150.0, 40.0), (0.01, -12.0), (359.99, 3.0), (75.0, 89.7), (300.0, -89.9)],
-)
-def test_radec_to_sky_equals_wcslib_to_1e_6_pixel(ra_nom: float, dec_nom: float) -> None:
-    """The numpy TAN projection of radec_to_sky against astropy/WCSLIB, the reference."""
-    wcs = co.sky_wcs(EPOCH2, ra_nom, dec_nom)
-    rng = np.random.default_rng(11)
-    ra_pnt, dec_pnt, roll = np.full(3000, ra_nom), np.full(3000, dec_nom), rng.uniform(0, 360, 3000)
-    detx, dety = rng.uniform(-300, 556, (2, 3000))  # the CCD and well beyond it
-    ra, dec = co.det_to_radec(detx, dety, EPOCH2, ra_pnt, dec_pnt, roll)
-    ra, dec = np.append(ra, rng.uniform(0, 360, 500)), np.append(dec, rng.uniform(-90, 90, 500))
-    x, y = co.radec_to_sky(ra, dec, wcs)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # WCSLIB warns of the directions it cannot project
-        x_ref, y_ref = wcs.wcs_world2pix(ra, dec, 1)
-    np.testing.assert_array_equal(np.isnan(x), np.isnan(x_ref))  # behind the tangent plane
-    assert np.count_nonzero(np.isnan(x)) > 100
-    near = np.abs(x_ref - 256.5) + np.abs(y_ref - 256.5) < 5000
-    np.testing.assert_allclose(x[near], x_ref[near], rtol=0, atol=1e-6)
-    np.testing.assert_allclose(y[near], y_ref[near], rtol=0, atol=1e-6)
-    far = ~np.isnan(x) & ~near
-    np.testing.assert_allclose(x[far], x_ref[far], rtol=1e-9)
-    one = co.radec_to_sky(ra[0], dec[0], wcs)
-    assert np.shape(one[0]) == ()
-    assert float(one[0]) == pytest.approx(x[0], abs=1e-9)
-
-
-def test_radec_to_sky_of_another_wcs_goes_through_astropy() -> None:
-    wcs = co.sky_wcs(EPOCH1, 150.0, 40.0)
-    wcs.wcs.pc = [[0.8, -0.6], [0.6, 0.8]]  # a rotated frame: not the plain TAN of sky_wcs
-    wcs.wcs.set()
-    ra, dec = np.array([150.0, 150.05, 149.9]), np.array([40.0, 40.02, 39.95])
-    x, y = co.radec_to_sky(ra, dec, wcs)
-    np.testing.assert_array_equal(np.stack([x, y]), wcs.wcs_world2pix(ra, dec, 1))
-
-
 def test_det_to_radec_equals_the_attitude_matrices() -> None:
     """The expanded product of det_to_radec equals A ALIGNM u_inst with the matrices."""
     rng = np.random.default_rng(12)
@@ -375,41 +276,6 @@ def test_wrap360_is_the_modulo_of_numpy(angle: float) -> None:
         got == expected and np.signbit(got) == np.signbit(expected)
     )
     assert 0.0 <= got < 360.0 or np.isnan(got)
-
-
-def test_det_to_sky_is_a_rotation_with_a_mirror() -> None:
-    """Pointing = nominal, identity ALIGNM: DET and SKY are both gnomonic, so the map is
-    affine; X_sky - 256.5 = -(dx cos r + dy sin r), Y_sky - 256.5 = -dx sin r + dy cos r."""
-    rng = np.random.default_rng(5)
-    detx, dety = rng.uniform(1, 256, 100), rng.uniform(1, 256, 100)
-    wcs = co.sky_wcs(EPOCH1, 210.0, -35.0)
-    for roll in (0.0, 63.0, 200.0):
-        x, y = co.radec_to_sky(*co.det_to_radec(detx, dety, EPOCH1, 210.0, -35.0, roll), wcs)
-        dx, dy, r = detx - 128.5, dety - 128.5, math.radians(roll)
-        np.testing.assert_allclose(x - 256.5, -(dx * math.cos(r) + dy * math.sin(r)), atol=1e-4)
-        np.testing.assert_allclose(y - 256.5, -dx * math.sin(r) + dy * math.cos(r), atol=1e-4)
-
-
-def test_sky_column_keywords() -> None:
-    wcs = co.sky_wcs(EPOCH1, 150.0, 40.0)
-    keywords = co.sky_column_keywords(wcs, 9, 10, sky_size=(512, 512))
-    assert keywords == {
-        "TCTYP9": "RA---TAN",
-        "TCRPX9": 256.5,
-        "TCRVL9": 150.0,
-        "TCDLT9": pytest.approx(-13.452053 / 3600),
-        "TCUNI9": "deg",
-        "TLMIN9": 1,
-        "TLMAX9": 512,
-        "TCTYP10": "DEC--TAN",
-        "TCRPX10": 256.5,
-        "TCRVL10": 40.0,
-        "TCDLT10": pytest.approx(13.452053 / 3600),
-        "TCUNI10": "deg",
-        "TLMIN10": 1,
-        "TLMAX10": 512,
-    }
-    assert "TLMIN9" not in co.sky_column_keywords(wcs, 9, 10)
 
 
 def test_vectorised_equals_per_event_calls_and_an_astropy_reference() -> None:

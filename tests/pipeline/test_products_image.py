@@ -10,15 +10,10 @@ from astropy.io import fits
 
 from caldb_server.demodata import generate
 from pipeline_bricks.mxt.caldata import Teldef, Vignetting, read_teldef, read_vignet
-from pipeline_bricks.mxt.coordinates import (
-    det_to_radec,
-    radec_to_sky,
-    raw_to_det,
-    sky_column_keywords,
-    sky_wcs,
-)
+from pipeline_bricks.mxt.coordinates import det_to_radec, raw_to_det
 from pipeline_bricks.mxt.products import image as im
 from pipeline_bricks.mxt.screen import bad_pixel_mask
+from pipeline_bricks.mxt.sky import event_sky_wcs, radec_to_sky, sky_column_keywords, sky_wcs
 
 RA, DEC = 150.0, 30.0
 T_OBS = 1000.0
@@ -163,7 +158,7 @@ def test_event_sky_wcs_reads_the_column_keywords(teldef: Teldef) -> None:
     wcs = sky_wcs(teldef, RA, DEC)
     header = fits.Header({"TTYPE1": "TIME", "TTYPE2": "X", "TTYPE3": "Y"})
     header.update(sky_column_keywords(wcs, 2, 3))
-    read = im.event_sky_wcs(header)
+    read = event_sky_wcs(header)
     np.testing.assert_allclose(read.wcs.crval, wcs.wcs.crval)
     np.testing.assert_allclose(read.wcs.cdelt, wcs.wcs.cdelt)
     np.testing.assert_allclose(
@@ -171,9 +166,9 @@ def test_event_sky_wcs_reads_the_column_keywords(teldef: Teldef) -> None:
     )
     del header["TCRVL3"]
     with pytest.raises(ValueError, match="TCRVL3"):
-        im.event_sky_wcs(header)
+        event_sky_wcs(header)
     with pytest.raises(ValueError, match="no X column"):
-        im.event_sky_wcs(fits.Header({"TTYPE1": "TIME"}))
+        event_sky_wcs(fits.Header({"TTYPE1": "TIME"}))
 
 
 def test_image_functions_refuse_bad_input(teldef: Teldef) -> None:

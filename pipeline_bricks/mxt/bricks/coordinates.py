@@ -11,11 +11,10 @@ from pipeline_bricks.mxt.bricks.common import load_events, observation_date, wri
 from pipeline_bricks.mxt.coordinates import (
     det_to_radec,
     interpolate_attitude,
-    radec_to_sky,
     raw_to_det,
-    sky_wcs,
 )
 from pipeline_bricks.mxt.eventfile import EventList, read_attitude
+from pipeline_bricks.mxt.sky import radec_to_sky, sky_wcs
 from pipeline_bricks.registry import register
 
 __all__ = ["MxtCoordinates"]

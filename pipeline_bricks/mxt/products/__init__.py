@@ -14,7 +14,6 @@ Pure numpy functions on screened events (docs/event_formats.md) and calibration 
 from pipeline_bricks.mxt.products.gaps import CAUSES, Gap, find_gaps
 from pipeline_bricks.mxt.products.image import (
     attitude_steps,
-    event_sky_wcs,
     exposure_map,
     image_header,
     sky_image,
@@ -46,7 +45,6 @@ __all__ = [
     "backscal",
     "bayesian_block_bins",
     "constant_snr_bins",
-    "event_sky_wcs",
     "exposure_map",
     "find_gaps",
     "image_header",

@@ -2,7 +2,7 @@
 
 Both are images of the SKY frame of the event list (docs/calibration_formats.md §2.1 step 6):
 ``SKY_XSIZ x SKY_YSIZ`` pixels, 1-based pixel ``k`` spanning ``k - 0.5 .. k + 0.5``, numpy
-``image[Y - 1, X - 1]``, with the TAN WCS of :func:`~pipeline_bricks.mxt.coordinates.sky_wcs`.
+``image[Y - 1, X - 1]``, with the TAN WCS of :func:`~pipeline_bricks.mxt.sky.sky_wcs`.
 
 Exposure map (seconds per sky pixel, as xrtexpomap):
 
@@ -47,14 +47,13 @@ from pipeline_bricks.mxt.coordinates import (
     det_to_raw,
     interpolate_attitude,
     off_axis_angle,
-    radec_to_sky,
     raw_to_det,
-    sky_to_radec,
 )
 from pipeline_bricks.mxt.gti import gti_steps
 from pipeline_bricks.mxt.products._common import checked_gti
+from pipeline_bricks.mxt.sky import radec_to_sky, sky_to_radec
 
-__all__ = ["attitude_steps", "event_sky_wcs", "exposure_map", "image_header", "sky_image"]
+__all__ = ["attitude_steps", "exposure_map", "image_header", "sky_image"]
 
 DEFAULT_STEP_S = 10.0
 DEFAULT_ATTITUDE_BIN_ARCSEC = 2.0
@@ -100,8 +99,8 @@ def sky_image(
     x, y : array_like
         SKY ``X``, ``Y`` of the events [pixel, 1-based, continuous].
     wcs : astropy.wcs.WCS
-        SKY WCS of the event columns (:func:`event_sky_wcs` or ``sky_wcs(teldef, ra_nom,
-        dec_nom)``).
+        SKY WCS of the event columns (:func:`~pipeline_bricks.mxt.sky.event_sky_wcs` or
+        ``sky_wcs(teldef, ra_nom, dec_nom)``).
     size : sequence of int
         ``(SKY_XSIZ, SKY_YSIZ)`` [pixel] of the TELDEF.
 
@@ -131,40 +130,6 @@ def sky_image(
     inside = (column >= 0) & (column < nx) & (row >= 0) & (row < ny)
     counts = np.bincount(row[inside] * nx + column[inside], minlength=nx * ny)
     return counts.reshape(ny, nx).astype(np.int32), image_header(wcs, "counts")
-
-
-def event_sky_wcs(header: fits.Header, x_name: str = "X", y_name: str = "Y") -> WCS:
-    """The SKY WCS of an event list from the ``TCTYPn/TCRPXn/TCRVLn/TCDLTn`` of X and Y.
-
-    Raises
-    ------
-    ValueError
-        The header has no such columns or lacks one of their WCS keywords.
-    """
-    numbers = {
-        str(header[key]).strip().upper(): int(key[5:])
-        for key in header
-        if key.startswith("TTYPE") and key[5:].isdigit()
-    }
-    wcs = WCS(naxis=2)
-    values: dict[str, list[Any]] = {"TCTYP": [], "TCRPX": [], "TCRVL": [], "TCDLT": []}
-    for name in (x_name, y_name):
-        if name.upper() not in numbers:
-            raise ValueError(f"the event list has no {name} column")
-        for prefix, found in values.items():
-            key = f"{prefix}{numbers[name.upper()]}"
-            if key not in header:
-                raise ValueError(f"the event list has no {key} keyword (WCS of {name})")
-            found.append(header[key])
-    wcs.wcs.ctype = [str(v) for v in values["TCTYP"]]
-    wcs.wcs.crpix = [float(v) for v in values["TCRPX"]]
-    wcs.wcs.crval = [float(v) for v in values["TCRVL"]]
-    wcs.wcs.cdelt = [float(v) for v in values["TCDLT"]]
-    wcs.wcs.cunit = ["deg", "deg"]
-    wcs.wcs.radesys = "FK5"
-    wcs.wcs.equinox = 2000.0
-    wcs.wcs.set()
-    return wcs
 
 
 def attitude_steps(
@@ -304,7 +269,7 @@ def exposure_map(
         The TELDEF of the observation (CCD size, DET geometry, SKY size).
     wcs : astropy.wcs.WCS
         SKY WCS of the events (``sky_wcs(teldef, RA_NOM, DEC_NOM)`` or
-        :func:`event_sky_wcs`); the map has the same WCS.
+        :func:`~pipeline_bricks.mxt.sky.event_sky_wcs`); the map has the same WCS.
     bad_mask : numpy.ndarray, optional
         Bool ``[RAWY - 1, RAWX - 1]``, True for the pixels whose events are discarded
         (``BadPixels.mask()``, OR the hot pixels mxt-screen found). None: all live.
