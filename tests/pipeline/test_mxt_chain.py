@@ -6,17 +6,16 @@ and visibly not with the wrong ones."""
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from astropy.io import fits
-from astropy.wcs import WCS, FITSFixedWarning
 
 from caldbio import CaDBIO
 from pipeline_bricks.cli import main
+from pipeline_bricks.mxt.sky import event_sky_wcs
 from tests.helpers import assert_fitsverify_clean
 from tests.pipeline.simulation import EVENTS, run_simulator, truth_of
 
@@ -107,11 +106,7 @@ def sky_offset_px(out: Path, status: dict[str, Any]) -> float:
     """Distance [sky pixel] from the true source position to the median X, Y of the events."""
     with fits.open(out / "coordinates" / status["outputs"]["sky_events"][0]) as hdus:
         events, header = hdus["EVENTS"].data, hdus["EVENTS"].header
-        names = [n.upper() for n in events.columns.names]
-        columns = [names.index("X") + 1, names.index("Y") + 1]
-        with warnings.catch_warnings():  # DATE-OBS "fixed" into the column WCS: harmless
-            warnings.simplefilter("ignore", FITSFixedWarning)
-            wcs = WCS(header, keysel=["pixel"], colsel=columns)
+        wcs = event_sky_wcs(header)
         x, y = events["X"].astype(float), events["Y"].astype(float)
     truth = truth_of(out)["source"]
     true_x, true_y = wcs.wcs_world2pix(truth["ra_deg"], truth["dec_deg"], 1)
