@@ -8,15 +8,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline_bricks.mxt.calibrate import (
-    MULTIPLICITY_OF_PATTERN,
-    PATTERN_TABLE,
     STATUS_INVALID_PATTERN,
     STATUS_OUT_OF_BAND,
     calibrate_events,
     cti_correct,
+    to_pi,
+)
+from pipeline_bricks.mxt.patterns import (
+    MULTIPLICITY_OF_PATTERN,
+    PATTERN_TABLE,
     pattern_energy_ev,
     reconstruct_patterns,
-    to_pi,
 )
 from tests.pipeline.mxt_values import CTI_EPOCH, SPLIT
 

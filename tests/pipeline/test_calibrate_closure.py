@@ -6,13 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline_bricks.mxt.calibrate import (
-    N_COLUMNS,
-    calibrate_events,
-    cti_correct,
-    pattern_energy_ev,
-    reconstruct_patterns,
-)
+from pipeline_bricks.mxt.calibrate import calibrate_events, cti_correct
+from pipeline_bricks.mxt.patterns import N_COLUMNS, pattern_energy_ev, reconstruct_patterns
 from pipeline_bricks.simulator.detector import simulate_phas
 from tests.pipeline.mxt_values import CTI_EPOCH, SPLIT
 

@@ -8,13 +8,11 @@ from pipeline_bricks.framework.brick import Brick, BrickContext
 from pipeline_bricks.framework.errors import BrickError, NoData
 from pipeline_bricks.mxt import caldata
 from pipeline_bricks.mxt.bricks.common import load_events, observation_date, write_events
-from pipeline_bricks.mxt.calibrate import N_COLUMNS, calibrate_events
+from pipeline_bricks.mxt.calibrate import calibrate_events
+from pipeline_bricks.mxt.patterns import BOX_DX, BOX_DY, N_COLUMNS
 from pipeline_bricks.registry import register
 
 __all__ = ["MxtCalibrate", "exclude_bad_neighbours"]
-
-_DX = np.tile(np.array([-1, 0, 1]), 3)  # column offset of each PHAS index
-_DY = np.repeat(np.array([-1, 0, 1]), 3)  # row offset of each PHAS index
 
 
 def _next_to_bad(bad: np.ndarray) -> np.ndarray:
@@ -22,7 +20,7 @@ def _next_to_bad(bad: np.ndarray) -> np.ndarray:
     padded = np.pad(bad, 1)
     near = np.zeros_like(bad)
     rows, columns = bad.shape
-    for dy, dx in zip(_DY, _DX, strict=True):
+    for dy, dx in zip(BOX_DY, BOX_DX, strict=True):
         if dx or dy:
             near |= padded[1 + dy : 1 + dy + rows, 1 + dx : 1 + dx + columns]
     return near
@@ -41,8 +39,8 @@ def exclude_bad_neighbours(
     rawx, rawy = np.asarray(rawx, np.int64), np.asarray(rawy, np.int64)
     cleaned = np.array(phas, copy=True)
     touched = np.flatnonzero(_next_to_bad(bad)[rawy - 1, rawx - 1])
-    cols = rawx[touched, None] + _DX
-    rows = rawy[touched, None] + _DY
+    cols = rawx[touched, None] + BOX_DX
+    rows = rawy[touched, None] + BOX_DY
     on_ccd = (cols >= 1) & (cols <= N_COLUMNS) & (rows >= 1) & (rows <= bad.shape[0])
     neighbour_bad = np.zeros(cols.shape, dtype=bool)
     neighbour_bad[on_ccd] = bad[rows[on_ccd] - 1, cols[on_ccd] - 1]
