@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pipeline_bricks.mxt.caldata import BadPixels, EventThresholds
+from pipeline_bricks.mxt.patterns import BOX_DX, BOX_DY
 
 __all__ = [
     "BAD_NOISY_TYPES",
@@ -157,8 +158,7 @@ def noise_phas(
 
     Neighbours hold their rounded offset; pixels off the CCD hold 0.
     """
-    dx = np.tile(np.array([-1, 0, 1]), 3)
-    dy = np.repeat(np.array([-1, 0, 1]), 3)
+    dx, dy = BOX_DX, BOX_DY
     columns, rows = rawx[:, None] + dx, rawy[:, None] + dy
     on_ccd = (columns >= 1) & (columns <= offsets.size) & (rows >= 1) & (rows <= offsets.size)
     level = offsets[np.clip(columns, 1, offsets.size) - 1]

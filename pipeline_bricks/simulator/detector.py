@@ -30,6 +30,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import erf
 
 from pipeline_bricks.mxt.caldata import CtiLaw, EventThresholds, Redistribution
+from pipeline_bricks.mxt.patterns import BOX_DX, BOX_DY
 
 __all__ = [
     "DetectedEvents",
@@ -41,8 +42,6 @@ __all__ = [
 ]
 
 N_PIXELS = 256  # RAWX, RAWY run over 1..256
-_DX3 = np.tile(np.array([-1, 0, 1]), 3)  # PHAS index k -> dx
-_DY3 = np.repeat(np.array([-1, 0, 1]), 3)  # PHAS index k -> dy
 INT16 = np.iinfo(np.int16)
 
 
@@ -232,9 +231,9 @@ def detect_events(
     net = np.where(on_ccd, adu - offset[np.clip(columns, 1, N_PIXELS) - 1], -np.inf)
     # Recentre on the brightest pixel of the inner 3 x 3 (index 0..8, row-major dy, dx).
     brightest = np.argmax(net[:, 1:4, 1:4].reshape(-1, 9), axis=1)
-    cy, cx = 2 + _DY3[brightest], 2 + _DX3[brightest]
-    box_rows = cy[:, None] + _DY3[None, :]
-    box_cols = cx[:, None] + _DX3[None, :]
+    cy, cx = 2 + BOX_DY[brightest], 2 + BOX_DX[brightest]
+    box_rows = cy[:, None] + BOX_DY[None, :]
+    box_cols = cx[:, None] + BOX_DX[None, :]
     events = np.arange(x.size)[:, None]
     phas = adu[events, box_rows, box_cols].astype(np.int16)
     box_net = net[events, box_rows, box_cols]
@@ -244,7 +243,7 @@ def detect_events(
         & (centre <= thresholds.upper_adu)
         & (centre >= box_net.max(axis=1))
     )
-    return DetectedEvents(kept, x + _DX3[brightest], y + _DY3[brightest], phas)
+    return DetectedEvents(kept, x + BOX_DX[brightest], y + BOX_DY[brightest], phas)
 
 
 def simulate_phas(  # noqa: PLR0917 (the closure tests call it positionally)
@@ -301,8 +300,8 @@ def simulate_phas(  # noqa: PLR0917 (the closure tests call it positionally)
     fractions = charge_fractions(sub_x, sub_y, cloud_sigma_px, half_width=1)
     x = np.asarray(rawx, dtype=np.int64).reshape(-1, 1, 1)
     y = np.asarray(rawy, dtype=np.int64).reshape(-1, 1, 1)
-    columns = x + _DX3.reshape(1, 3, 3)
-    rows = y + _DY3.reshape(1, 3, 3)
+    columns = x + BOX_DX.reshape(1, 3, 3)
+    rows = y + BOX_DY.reshape(1, 3, 3)
     adu, _ = _amplitudes(
         fractions,
         measured,
