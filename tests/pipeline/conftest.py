@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,9 +16,11 @@ from caldb_server import create_app
 from caldb_server.auth.tokens import issue_token
 from caldb_server.cli import main as caldb_server
 from caldb_server.db import make_engine, utcnow
+from caldb_server.demodata import generate
 from caldb_server.devserver import closing_responses
 from caldb_server.migrate import upgrade
 from caldb_server.web import extension
+from pipeline_bricks.mxt import caldata
 from tests.conftest import SECRET, app_settings
 from tests.pipeline.simulation import private_cache
 
@@ -29,6 +32,20 @@ def columns() -> tuple[np.ndarray, np.ndarray]:
     gains = 5.0 * (1 + 0.01 * rng.standard_normal(256)) * 1.015
     offsets = 4.0 + 1.5 * rng.standard_normal(256) + 1.5
     return gains, offsets
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demonstration calibration files (seed 2024), generated once, read-only."""
+    directory = tmp_path_factory.mktemp("demo_files")
+    generate(directory, seed=2024)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def demo_psf(demo: Path) -> caldata.Psf:
+    """The demonstration MXT PSF."""
+    return caldata.read_psf(demo / "svmxt_psf_20240622v001.fits")
 
 
 @pytest.fixture(scope="session")

@@ -9,16 +9,8 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from caldb_server.demodata import generate
 from pipeline_bricks.mxt import caldata
 from pipeline_bricks.mxt.caldata import CalibrationFormatError
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    directory = tmp_path_factory.mktemp("demo")
-    generate(directory, seed=2024)
-    return directory
 
 
 def test_the_demonstration_files_read_as_documented(demo):

@@ -3,25 +3,19 @@ sub-pixel position, and the Cash engine's gradients and DETML."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from scipy.special import erfc
 
-from caldb_server.demodata import generate
 from pipeline_bricks.mxt import caldata
-from pipeline_bricks.mxt.caldata import Psf
 from pipeline_bricks.mxt.detect import PsfModel, detection_likelihood
 from pipeline_bricks.mxt.detect.cash import CashModel, bin_events
 from pipeline_bricks.mxt.detect.psf_model import bilinear
 
 
 @pytest.fixture(scope="module")
-def psf(tmp_path_factory) -> Psf:
-    directory = tmp_path_factory.mktemp("demo_psf")
-    generate(directory, seed=2024)
-    return caldata.read_psf(directory / Path("svmxt_psf_20240622v001.fits"))
+def psf(demo_psf) -> caldata.Psf:
+    return demo_psf
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,10 @@ as mxt-coordinates does. Nominal GRB (docs: svom_mxt_domain.md §5.2): ~220 sour
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from caldb_server.demodata import generate
 from pipeline_bricks.mxt import caldata
 from pipeline_bricks.mxt.detect import (
     DetectParams,
@@ -34,10 +32,8 @@ BACKGROUND = 200.0  # counts over the CCD in 1 ks (0.2 counts/s)
 
 
 @pytest.fixture(scope="module")
-def psf(tmp_path_factory) -> caldata.Psf:
-    directory = tmp_path_factory.mktemp("demo_psf")
-    generate(directory, seed=2024)
-    return caldata.read_psf(directory / Path("svmxt_psf_20240622v001.fits"))
+def psf(demo_psf) -> caldata.Psf:
+    return demo_psf
 
 
 @pytest.fixture(scope="module")

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from astropy.io import fits
 
-from caldb_server.demodata import generate
 from pipeline_bricks.mxt import caldata
 from pipeline_bricks.mxt.coordinates import det_to_radec, radec_to_det
 from pipeline_bricks.mxt.detect import (
@@ -23,13 +20,6 @@ from pipeline_bricks.mxt.detect import (
 )
 
 POINTING = (204.8665, 45.1204, 287.0)  # RA, Dec of +Z_sc and roll [deg]
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    directory = tmp_path_factory.mktemp("demo_detect_sky")
-    generate(directory, seed=2024)
-    return directory
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from caldb_server.demodata import generate
 from pipeline_bricks.mxt.caldata import Teldef, Vignetting, read_teldef, read_vignet
 from pipeline_bricks.mxt.coordinates import det_to_radec, raw_to_det
 from pipeline_bricks.mxt.products import image as im
@@ -20,12 +19,9 @@ T_OBS = 1000.0
 
 
 @pytest.fixture(scope="module")
-def calibration(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    directory = tmp_path_factory.mktemp("products_image_caldb")
-    files = generate(directory, seed=2024)
-    return {
-        p.name.split("_")[1]: p for p in files if p.name.startswith("svmxt_") and "2024" in p.name
-    }
+def calibration(demo: Path) -> dict[str, Path]:
+    """The first-epoch MXT files of the demonstration set, by codename (lower case)."""
+    return {p.name.split("_")[1]: p for p in demo.glob("svmxt_*2024*")}
 
 
 @pytest.fixture(scope="module")

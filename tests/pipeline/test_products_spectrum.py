@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from caldb_server.demodata import generate
 from pipeline_bricks.mxt.caldata import (
     EffectiveArea,
     Psf,
@@ -25,12 +24,9 @@ from pipeline_bricks.mxt.products import spectrum as sp
 
 
 @pytest.fixture(scope="module")
-def calibration(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    directory = tmp_path_factory.mktemp("products_spectrum_caldb")
-    files = generate(directory, seed=2024)
-    return {
-        p.name.split("_")[1]: p for p in files if p.name.startswith("svmxt_") and "2024" in p.name
-    }
+def calibration(demo: Path) -> dict[str, Path]:
+    """The first-epoch MXT files of the demonstration set, by codename (lower case)."""
+    return {p.name.split("_")[1]: p for p in demo.glob("svmxt_*2024*")}
 
 
 @pytest.fixture(scope="module")
