@@ -97,6 +97,22 @@ class BrickContext:
         self.outputs.setdefault(kind, []).append(name)
         return path
 
+    def register_output(self, name: str, kind: str) -> Path:
+        """Register a file the brick wrote in the output directory as ``kind``.
+
+        For PNG previews or a copied response; FITS products go through :meth:`write_fits`.
+
+        Raises
+        ------
+        BrickError
+            If ``name`` is not a plain file name of an existing file there.
+        """
+        path = self.output_dir / name
+        if Path(name).name != name or not path.is_file():
+            raise BrickError(f"output {name!r} is not a file of the output directory")
+        self.outputs.setdefault(kind, []).append(name)
+        return path
+
 
 class Brick(ABC):
     """A processing step. Subclasses set the class attributes and implement :meth:`run`."""

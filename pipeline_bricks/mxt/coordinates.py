@@ -153,6 +153,32 @@ def raw_to_det(
     return detx, dety
 
 
+def det_live_mask(dead_raw: np.ndarray, teldef: Teldef) -> np.ndarray:
+    """DET pixels that collect events, from the RAW pixels whose events are discarded.
+
+    Parameters
+    ----------
+    dead_raw : numpy.ndarray
+        Bool ``[RAWY - RAWYPIX1, RAWX - RAWXPIX1]`` (BADPIX OR hot pixels), RAW shape.
+    teldef : Teldef
+        The TELDEF: RAW -> DET is a flip or rotation of the pixel grid.
+
+    Returns
+    -------
+    numpy.ndarray
+        Bool ``[DETY - 1, DETX - 1]`` of the RAW shape: True where the DET pixel centre
+        falls on a live RAW pixel.
+    """
+    shape = (teldef.raw_ysiz, teldef.raw_xsiz)
+    if np.shape(dead_raw) != shape:
+        raise ValueError(f"the dead-pixel mask must have the RAW shape {shape}")
+    dety, detx = np.mgrid[1 : shape[0] + 1, 1 : shape[1] + 1].astype(np.float64)
+    rawx, rawy, on_ccd = det_to_raw(detx, dety, teldef)
+    column = np.where(on_ccd, rawx - teldef.rawxpix1, 0)
+    row = np.where(on_ccd, rawy - teldef.rawypix1, 0)
+    return on_ccd & ~np.asarray(dead_raw, dtype=bool)[row, column]
+
+
 def det_to_raw(detx: Any, dety: Any, teldef: Teldef) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """DET coordinates [pixel] -> RAW pixel numbers (inverse of step 1, for the simulator).
 

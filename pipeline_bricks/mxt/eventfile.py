@@ -4,7 +4,9 @@ A brick reads an event list, adds or replaces columns, maybe keeps a subset of t
 and a new GTI, and writes it back. :class:`EventList` carries what must survive that: the
 primary and EVENTS headers (column cards excluded: they are rebuilt), every column with
 its format, unit and sky-coordinate attributes, the per-column ``TLMINn``/``TLMAXn`` by
-column name, and the GTI.
+column name, the GTI, and the hot and flickering pixels ``mxt-screen`` found in the data
+(``HOTPIX`` extension, ``RAWX``/``RAWY``; as the ``BADPIX`` extension of Swift-XRT event
+files), which the products and the detection need to know which pixels were live.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class EventList:
     limits: dict[str, dict[str, int | float]] = field(default_factory=dict)
     gti_start: np.ndarray = field(default_factory=lambda: np.empty(0))
     gti_stop: np.ndarray = field(default_factory=lambda: np.empty(0))
+    hot_pixels: np.ndarray | None = None  # (n, 2) RAWX, RAWY; None: not screened yet
 
     def __len__(self) -> int:
         first = next(iter(self.columns.values()), None)
@@ -117,10 +120,11 @@ class EventList:
             dict(self.limits),
             self.gti_start.copy(),
             self.gti_stop.copy(),
+            None if self.hot_pixels is None else self.hot_pixels.copy(),
         )
 
     def hdulist(self) -> fits.HDUList:
-        """Primary, ``EVENTS`` and ``GTI`` HDUs, ready to write."""
+        """Primary, ``EVENTS``, ``GTI`` (and ``HOTPIX`` once screened) HDUs, ready to write."""
         events = fits.BinTableHDU.from_columns(
             list(self.columns.values()), header=self.header.copy(), name="EVENTS"
         )
@@ -137,7 +141,19 @@ class EventList:
         gti.header["HDUCLASS"] = "OGIP"
         gti.header["HDUCLAS1"] = "GTI"
         gti.header["TIMESYS"] = self.header.get("TIMESYS", "TT")
-        return fits.HDUList([fits.PrimaryHDU(header=self.primary.copy()), events, gti])
+        hdus = fits.HDUList([fits.PrimaryHDU(header=self.primary.copy()), events, gti])
+        if self.hot_pixels is not None:
+            pixels = np.asarray(self.hot_pixels, dtype=np.int16).reshape(-1, 2)
+            hot = fits.BinTableHDU.from_columns(
+                [
+                    fits.Column(name="RAWX", format="I", unit="pixel", array=pixels[:, 0]),
+                    fits.Column(name="RAWY", format="I", unit="pixel", array=pixels[:, 1]),
+                ],
+                name="HOTPIX",
+            )
+            hot.header["COMMENT"] = "hot and flickering pixels found in the data by mxt-screen"
+            hdus.append(hot)
+        return hdus
 
 
 def _open(path: Path, what: str) -> fits.HDUList:
@@ -185,7 +201,18 @@ def read_events(path: Path) -> EventList:
             limits,
             np.array(gti.data["START"], dtype=np.float64),
             np.array(gti.data["STOP"], dtype=np.float64),
+            _hot_pixels(hdus, path) if "HOTPIX" in names else None,
         )
+
+
+def _hot_pixels(hdus: fits.HDUList, path: Path) -> np.ndarray:
+    """The ``(n, 2)`` RAWX, RAWY of the ``HOTPIX`` extension."""
+    table = hdus["HOTPIX"]
+    if not {"RAWX", "RAWY"} <= {n.upper() for n in table.columns.names}:
+        raise BrickError(f"the HOTPIX extension of {path.name} has no RAWX/RAWY columns")
+    return np.column_stack(
+        [np.array(table.data["RAWX"], np.int64), np.array(table.data["RAWY"], np.int64)]
+    ).reshape(-1, 2)
 
 
 @dataclass(frozen=True)

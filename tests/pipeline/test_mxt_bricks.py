@@ -39,14 +39,20 @@ def observation(tmp_path):
 def test_the_chain_adds_every_column_and_records_the_calibration(demo_caldb, tmp_path, observation):
     status, document = run(tmp_path, "mxt-pipeline", demo_caldb, observation)
     assert status == "SUCCESS", document["messages"]
-    assert set(document["outputs"]) == {"calibrated_events", "sky_events", "cleaned_events"}
+    # A flat field without a source: the chain ends with the image and the exposure map.
+    assert set(document["outputs"]) == {
+        "calibrated_events", "sky_events", "cleaned_events", "srclist", "image", "exposure_map"
+    }  # fmt: skip
+    assert document["results"]["mxt-detect"]["n_sources"] == 0
     files = {item["codename"]: item["file"] for item in document["calibration"]}
     assert files == {
         "GAIN": "svmxt_gain_20250601v001.fits",
         "CTI": "svmxt_cti_20250601v001.fits",
         "BADPIX": "svmxt_badpix_20240622v001.fits",
         "TELDEF": "svmxt_teldef_20250601v001.fits",
-    }  # one record per dataset, although calibrate and screen both read BADPIX
+        "PSF": "svmxt_psf_20240622v001.fits",
+        "VIGNET": "svmxt_vignet_20240622v001.fits",
+    }  # one record per dataset, although four bricks read BADPIX
     cleaned = tmp_path / "out" / document["outputs"]["cleaned_events"][0]
     with fits.open(cleaned) as hdus:
         events, header = hdus["EVENTS"].data, hdus["EVENTS"].header

@@ -7,7 +7,12 @@ import numpy as np
 from pipeline_bricks.framework.brick import Brick, BrickContext
 from pipeline_bricks.framework.errors import BrickError, NoData
 from pipeline_bricks.mxt import caldata
-from pipeline_bricks.mxt.bricks.common import load_events, observation_date, write_events
+from pipeline_bricks.mxt.bricks.common import (
+    load_calibration,
+    load_events,
+    observation_date,
+    write_events,
+)
 from pipeline_bricks.mxt.calibrate import calibrate_events
 from pipeline_bricks.mxt.patterns import BOX_DX, BOX_DY, N_COLUMNS
 from pipeline_bricks.registry import register
@@ -68,12 +73,9 @@ class MxtCalibrate(Brick):
         if "PHAS" not in events.columns:
             raise BrickError("the event list has no PHAS column (not an MXT L1 event list)")
         date = observation_date(events)
-        gain_file = context.calibrate("GAIN", date=date)
-        gains = caldata.read_gain(gain_file.path, gain_file.extension)
-        cti_file = context.calibrate("CTI", date=date)
-        cti = caldata.read_cti(cti_file.path, cti_file.extension)
-        badpix_file = context.calibrate("BADPIX", date=date)
-        bad = caldata.read_badpix(badpix_file.path, badpix_file.extension).mask()
+        gains = load_calibration(context, "GAIN", caldata.read_gain, date)
+        cti = load_calibration(context, "CTI", caldata.read_cti, date)
+        bad = load_calibration(context, "BADPIX", caldata.read_badpix, date).mask()
         split = self._split_threshold(context, events.header, date)
         rawx, rawy = events.column("RAWX"), events.column("RAWY")
         if np.any((rawx < 1) | (rawx > N_COLUMNS) | (rawy < 1) | (rawy > bad.shape[0])):

@@ -3,14 +3,42 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+from astropy.io import fits
+from astropy.wcs import WCS
 
 from pipeline_bricks.framework.brick import BrickContext
 from pipeline_bricks.framework.errors import BrickError
+from pipeline_bricks.mxt import caldata
 from pipeline_bricks.mxt.eventfile import EventList, read_events
+from pipeline_bricks.mxt.screen import pixels_to_mask
+from pipeline_bricks.mxt.sky import event_sky_wcs
 
-__all__ = ["load_events", "observation_date", "write_events"]
+__all__ = [
+    "dead_pixel_mask",
+    "events_sky_wcs",
+    "float_parameter",
+    "load_calibration",
+    "load_events",
+    "observation_date",
+    "observation_keywords",
+    "output_name",
+    "write_events",
+]
+
+T = TypeVar("T")
+
+# Keywords an MXT product repeats from its event list: which observation, when, pointing.
+_OBSERVATION_KEYWORDS = (
+    "OBS_ID", "TARGET", "DATE-OBS", "DATE-END", "TSTART", "TSTOP", "TIMESYS", "MJDREFI",
+    "MJDREFF", "TIMEUNIT", "TIMEREF", "TRIGTIME", "RA_PNT", "DEC_PNT", "PA_PNT", "EQUINOX",
+    "RADECSYS",
+)  # fmt: skip
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -40,9 +68,87 @@ def load_events(context: BrickContext) -> EventList:
     return read_events(context.input("events"))
 
 
+def load_calibration(
+    context: BrickContext, codename: str, reader: Callable[[Path, int], T], date: str
+) -> T:
+    """Calibration ``codename`` at ``date`` (recorded as used), read by ``reader(path, hdu)``."""
+    found = context.calibrate(codename, date=date)
+    return reader(found.path, found.extension)
+
+
+def dead_pixel_mask(context: BrickContext, events: EventList) -> np.ndarray:
+    """Bool ``[RAWY - 1, RAWX - 1]``: the pixels whose events were discarded.
+
+    The BADPIX pixels at the observation date, and the hot and flickering pixels
+    ``mxt-screen`` found in the data (the event list's ``HOTPIX`` extension).
+    """
+    bad = load_calibration(context, "BADPIX", caldata.read_badpix, observation_date(events))
+    mask = bad.mask()
+    if events.hot_pixels is None:
+        context.warning("the event list has no HOTPIX extension: was it screened by mxt-screen?")
+    elif len(events.hot_pixels):
+        try:
+            mask |= pixels_to_mask(events.hot_pixels, mask.shape)
+        except ValueError as error:
+            raise BrickError(f"the HOTPIX extension: {error}") from None
+    return mask
+
+
+def output_name(context: BrickContext, events: EventList, suffix: str) -> str:
+    """``<obs_id>_mxt_<suffix>``: the observation from the job's target, else from the list."""
+    observation = str(context.runtime.target.get("obs_id") or events.primary.get("OBS_ID", "mxt"))
+    return f"{_UNSAFE.sub('_', observation)[:40]}_mxt_{suffix}"
+
+
 def write_events(context: BrickContext, events: EventList, stage: str, kind: str) -> Path:
     """Write ``events`` as ``<obs_id>_mxt_<stage>_evt.fits`` and register it as ``kind``."""
-    observation = str(context.runtime.target.get("obs_id") or events.primary.get("OBS_ID", "mxt"))
-    name = f"{_UNSAFE.sub('_', observation)[:40]}_mxt_{stage}_evt.fits"
     events.primary["CREATOR"] = "pipeline_bricks"
+    name = output_name(context, events, f"{stage}_evt.fits")
     return context.write_fits(events.hdulist(), name, kind)
+
+
+def observation_keywords(events: EventList) -> fits.Header:
+    """The observation's identity, time and pointing keywords, for a product's header."""
+    header = fits.Header()
+    for key in _OBSERVATION_KEYWORDS:
+        for source in (events.header, events.primary):
+            if key in source:
+                header[key] = (source[key], source.comments[key])
+                break
+    return header
+
+
+def float_parameter(
+    context: BrickContext, name: str, default: float, *, minimum: float, maximum: float = np.inf
+) -> float:
+    """Number parameter ``name`` of the job, checked to lie in ``[minimum, maximum]``.
+
+    Raises
+    ------
+    BrickError
+        If the value is not a finite number in range.
+    """
+    value = context.parameter(name, default)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = np.nan
+    if isinstance(value, bool) or not (np.isfinite(number) and minimum <= number <= maximum):
+        bounds = f"[{minimum}, {maximum}]"
+        raise BrickError(f"parameter {name} must be a number in {bounds}, not {value!r}")
+    return number
+
+
+def events_sky_wcs(events: EventList) -> WCS:
+    """The SKY WCS the ``X``, ``Y`` columns of ``mxt-coordinates`` carry.
+
+    Raises
+    ------
+    BrickError
+        If the list has no such columns or they lack their WCS.
+    """
+    columns = [events.columns[name] for name in ("X", "Y") if name in events.columns]
+    try:
+        return event_sky_wcs(fits.BinTableHDU.from_columns(columns).header)
+    except (ValueError, TypeError) as error:
+        raise BrickError(f"{error}: run mxt-coordinates first") from None

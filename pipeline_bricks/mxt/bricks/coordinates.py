@@ -7,7 +7,12 @@ import numpy as np
 from pipeline_bricks.framework.brick import Brick, BrickContext
 from pipeline_bricks.framework.errors import BrickError, NoData
 from pipeline_bricks.mxt import caldata
-from pipeline_bricks.mxt.bricks.common import load_events, observation_date, write_events
+from pipeline_bricks.mxt.bricks.common import (
+    load_calibration,
+    load_events,
+    observation_date,
+    write_events,
+)
 from pipeline_bricks.mxt.coordinates import (
     det_to_radec,
     interpolate_attitude,
@@ -46,8 +51,7 @@ class MxtCoordinates(Brick):
         attitude = read_attitude(context.input("attitude"))
         if len(events) == 0:
             raise NoData("the event list has no event")
-        teldef_file = context.calibrate("TELDEF", date=observation_date(events))
-        teldef = caldata.read_teldef(teldef_file.path, teldef_file.extension)
+        teldef = load_calibration(context, "TELDEF", caldata.read_teldef, observation_date(events))
         ra_nom, dec_nom = _nominal_pointing(events)
         # In-pixel randomisation, reproducible: the seed is a parameter (default 0).
         rng = np.random.default_rng(int(context.parameter("seed", 0)))

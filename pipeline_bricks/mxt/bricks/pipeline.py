@@ -8,6 +8,8 @@ from typing import ClassVar
 from pipeline_bricks.framework.brick import Brick, BrickContext
 from pipeline_bricks.mxt.bricks.calibrate import MxtCalibrate
 from pipeline_bricks.mxt.bricks.coordinates import MxtCoordinates
+from pipeline_bricks.mxt.bricks.detect import MxtDetect
+from pipeline_bricks.mxt.bricks.products import MxtProducts
 from pipeline_bricks.mxt.bricks.screen import MxtScreen
 from pipeline_bricks.registry import register
 
@@ -16,31 +18,35 @@ __all__ = ["MxtPipeline"]
 
 @register
 class MxtPipeline(Brick):
-    """calibrate -> coordinates -> screen on one event list and its attitude file.
+    """calibrate -> coordinates -> screen -> detect -> products on one event list.
 
-    Each brick's event list is the next one's input; the calibration is asked once per
-    dataset and recorded once; each brick's results are filed under its name. A
+    Each brick's event list is the next one's ``events`` input and the source list of
+    ``mxt-detect`` is the ``srclist`` input of ``mxt-products``; the calibration is asked
+    once per dataset and recorded once; each brick's results are filed under its name. A
     ``NO_DATA`` or ``FAILED`` brick ends the chain with its status.
     """
 
     name = "mxt-pipeline"
-    description = "the MXT chain: calibrate, coordinates, screen"
+    description = "the MXT chain: calibrate, coordinates, screen, detect, products"
     inputs = ("events", "attitude")
-    stages: ClassVar[tuple[tuple[type[Brick], str], ...]] = (
-        (MxtCalibrate, "calibrated_events"),
-        (MxtCoordinates, "sky_events"),
-        (MxtScreen, "cleaned_events"),
+    # (brick, the output kind the next bricks read, as which input); None: the end product
+    stages: ClassVar[tuple[tuple[type[Brick], str | None, str | None], ...]] = (
+        (MxtCalibrate, "calibrated_events", "events"),
+        (MxtCoordinates, "sky_events", "events"),
+        (MxtScreen, "cleaned_events", "events"),
+        (MxtDetect, "srclist", "srclist"),
+        (MxtProducts, None, None),
     )
-    codenames = tuple(dict.fromkeys(c for brick, _ in stages for c in brick.codenames))
+    codenames = tuple(dict.fromkeys(c for brick, _, _ in stages for c in brick.codenames))
 
     def run(self, context: BrickContext) -> None:
-        """Run every stage; the last event list is the chain's product."""
-        events = context.input("events")
-        attitude = [context.input("attitude")]
-        for brick, produces in self.stages:
-            stage = context.stage({"events": [events], "attitude": attitude})
+        """Run every stage on what the previous ones made."""
+        inputs = {"events": [context.input("events")], "attitude": [context.input("attitude")]}
+        for brick, produces, as_input in self.stages:
+            stage = context.stage(dict(inputs))
             try:
                 brick().run(stage)
             finally:
                 context.results[brick.name] = stage.results
-            events = Path(stage.output_dir / stage.outputs[produces][-1])
+            if produces is not None and as_input is not None:
+                inputs[as_input] = [Path(stage.output_dir / stage.outputs[produces][-1])]

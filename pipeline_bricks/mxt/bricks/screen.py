@@ -9,7 +9,12 @@ import numpy as np
 from pipeline_bricks.framework.brick import Brick, BrickContext
 from pipeline_bricks.framework.errors import BrickError, NoData
 from pipeline_bricks.mxt import caldata
-from pipeline_bricks.mxt.bricks.common import load_events, observation_date, write_events
+from pipeline_bricks.mxt.bricks.common import (
+    load_calibration,
+    load_events,
+    observation_date,
+    write_events,
+)
 from pipeline_bricks.mxt.eventfile import EventList, read_attitude
 from pipeline_bricks.mxt.gti import gti_exposure, gti_from_attitude, in_gti, intersect_gtis
 from pipeline_bricks.mxt.screen import (
@@ -78,8 +83,8 @@ class MxtScreen(Brick):
         band = _pair(context, "energy_band_kev", (0.2, 10.0))
         low, high = _pair(context, "patterns", (0, 12))
         patterns = (int(low), int(high))
-        badpix_file = context.calibrate("BADPIX", date=observation_date(events))
-        bad = caldata.read_badpix(badpix_file.path, badpix_file.extension).mask()
+        date = observation_date(events)
+        bad = load_calibration(context, "BADPIX", caldata.read_badpix, date).mask()
         gti = intersect_gtis(
             (events.gti_start, events.gti_stop),
             gti_from_attitude(
@@ -105,6 +110,7 @@ class MxtScreen(Brick):
         events.set_column("STATUS", "I", status)
         cleaned = events.select(keep)
         cleaned.gti_start, cleaned.gti_stop = gti
+        cleaned.hot_pixels = np.array(hot, dtype=np.int64).reshape(-1, 2)
         self._exposure_keywords(cleaned, gti, len(hot), band)
         context.results.update(
             events_in=len(events),

@@ -1,0 +1,189 @@
+"""``mxt-products``: image, exposure map, spectra, light curves and previews of a source.
+
+The source is the brightest of the ``srclist`` input (``mxt-detect``), or the position of
+the ``source_radec`` parameter. Without either, only the image and the exposure map are
+made. The science is in :mod:`pipeline_bricks.mxt.products`; this class reads the inputs and
+calibration, chooses the regions, and writes (names ``<obs_id>_mxt_<what>``):
+
+* ``img.fits``, ``expo.fits``: counts image and vignetted exposure map [s], one SKY WCS;
+* ``src.pha``, ``bkg.pha``, ``src.arf`` and a copy of the MATRIX file: an XSPEC-ready
+  spectrum (``RESPFILE``, ``ANCRFILE``, ``BACKFILE`` point at the others);
+* ``lc_snr.fits``, ``lc_bb.fits``: net light curves, constant S/N and Bayesian blocks;
+* ``img.png``, ``lc.png``: previews.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from astropy.io import fits
+from astropy.wcs import WCS
+
+from pipeline_bricks.framework.brick import Brick, BrickContext
+from pipeline_bricks.framework.errors import BrickError, NoData
+from pipeline_bricks.mxt import caldata
+from pipeline_bricks.mxt.bricks.common import (
+    dead_pixel_mask,
+    events_sky_wcs,
+    float_parameter,
+    load_calibration,
+    load_events,
+    observation_date,
+    observation_keywords,
+    output_name,
+)
+from pipeline_bricks.mxt.bricks.products_source import SourceProducts
+from pipeline_bricks.mxt.eventfile import EventList, read_attitude
+from pipeline_bricks.mxt.gti import gti_exposure
+from pipeline_bricks.mxt.products import exposure_map, sky_image
+from pipeline_bricks.registry import register
+
+__all__ = ["MxtProducts", "Target"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """The source the spectra and light curves are extracted for."""
+
+    ra: float  # [deg]
+    dec: float  # [deg]
+    err_r90_arcsec: float  # 0 when unknown (a position given as a parameter)
+
+
+def _target(context: BrickContext) -> Target | None:
+    """The ``source_radec`` parameter, else the first row of the ``srclist`` input."""
+    given = context.parameter("source_radec", None)
+    if given is not None:
+        try:
+            ra, dec = (float(v) for v in given)
+        except (TypeError, ValueError):
+            message = f"parameter source_radec must be [ra, dec] in deg, not {given!r}"
+            raise BrickError(message) from None
+        if not (np.isfinite(ra) and np.isfinite(dec) and 0 <= ra < 360 and abs(dec) <= 90):
+            raise BrickError(f"parameter source_radec is not a sky position: {given!r}")
+        return Target(ra, dec, 0.0)
+    if not context.runtime.inputs.get("srclist"):
+        return None
+    path = context.input("srclist")
+    try:
+        with fits.open(path) as hdus:
+            table = hdus["SRCLIST"].data
+            if table is None or len(table) == 0:
+                return None
+            row = table[0]  # mxt-detect sorts by decreasing DETML
+            return Target(float(row["RA"]), float(row["DEC"]), float(row["ERR_R90"]))
+    except (OSError, KeyError, ValueError) as error:
+        raise BrickError(f"cannot read the source list {path.name}: {error}") from None
+
+
+def _image_hdus(image: np.ndarray, header: fits.Header, extras: fits.Header) -> fits.HDUList:
+    primary = fits.PrimaryHDU(image, header=header)
+    primary.header.extend(extras, unique=True)
+    primary.header["TELESCOP"] = ("SVOM", "mission")
+    primary.header["INSTRUME"] = ("MXT", "instrument")
+    return fits.HDUList([primary])
+
+
+def _mean_energy_kev(events: EventList) -> float:
+    energy = events.column("ENERGY") if "ENERGY" in events.columns else np.empty(0)
+    return float(np.mean(energy)) if energy.size else 1.5
+
+
+@register
+class MxtProducts(Brick):
+    """Sky image, exposure map, spectra, light curves and previews of an MXT observation."""
+
+    name = "mxt-products"
+    description = "image, exposure map, OGIP spectra and light curves, PNG previews"
+    inputs = ("events", "attitude", "srclist")
+    codenames = ("TELDEF", "BADPIX", "PSF", "VIGNET", "SPECRESP", "MATRIX")
+
+    def run(self, context: BrickContext) -> None:
+        """Write the products; without a source, the image and exposure map only."""
+        events = load_events(context)
+        attitude = read_attitude(context.input("attitude"))
+        if len(events) == 0:
+            raise NoData("the event list is empty")
+        if events.gti_start.size == 0:
+            raise NoData("the event list has no good time")
+        date = observation_date(events)
+        teldef = load_calibration(context, "TELDEF", caldata.read_teldef, date)
+        vignet = load_calibration(context, "VIGNET", caldata.read_vignet, date)
+        dead = dead_pixel_mask(context, events)
+        wcs = events_sky_wcs(events)
+        extras = observation_keywords(events)
+        exposure_s = float(
+            events.header.get("EXPOSURE", gti_exposure(events.gti_start, events.gti_stop))
+        )
+        extras["EXPOSURE"] = (exposure_s, "[s] exposure of the events")
+        size = (teldef.sky_xsiz, teldef.sky_ysiz)
+        energy_kev = float_parameter(
+            context, "vignetting_energy_kev", _mean_energy_kev(events), minimum=0.1, maximum=15
+        )
+        try:
+            image, image_header = sky_image(events.column("X"), events.column("Y"), wcs, size)
+            gti = (events.gti_start, events.gti_stop)
+            pointing = (attitude.time, attitude.ra, attitude.dec, attitude.roll)
+            live_map, _ = exposure_map(gti, pointing, teldef, wcs, bad_mask=dead)
+            expo, expo_header = exposure_map(
+                gti, pointing, teldef, wcs, bad_mask=dead, vignet=vignet, energy_kev=energy_kev
+            )
+        except ValueError as error:
+            raise BrickError(f"image or exposure map: {error}") from None
+        expo_header["ENERGY"] = (energy_kev, "[keV] energy of the vignetting")
+        context.write_fits(
+            _image_hdus(image, image_header, extras),
+            self._name(context, events, "img.fits"),
+            "image",
+        )
+        context.write_fits(
+            _image_hdus(expo, expo_header, extras),
+            self._name(context, events, "expo.fits"),
+            "exposure_map",
+        )
+        context.results.update(image_counts=int(image.sum()), exposure_s=round(exposure_s, 3))
+        target = _target(context)
+        if target is None:
+            context.warning("no source to extract (no srclist row, no source_radec): image only")
+            return
+        products = SourceProducts(
+            context, events, attitude=attitude, teldef=teldef, wcs=wcs, extras=extras,
+            live_map=live_map,
+        )  # fmt: skip
+        products.extract(target, date)
+        self._previews(context, events, image=image, wcs=wcs, target=target, products=products)
+
+    @staticmethod
+    def _name(context: BrickContext, events: EventList, suffix: str) -> str:
+        return output_name(context, events, suffix)
+
+    def _previews(
+        self,
+        context: BrickContext,
+        events: EventList,
+        *,
+        image: np.ndarray,
+        wcs: WCS,
+        target: Target,
+        products: SourceProducts,
+    ) -> None:
+        from pipeline_bricks.mxt.products import previews  # noqa: PLC0415 (loads matplotlib)
+
+        name = self._name(context, events, "img.png")
+        title = f"MXT {events.primary.get('OBS_ID', '')}".strip()
+        previews.image_preview(
+            image, wcs, (target.ra, target.dec), max(target.err_r90_arcsec, 1.0),
+            context.output_dir / name, zoom_arcmin=15.0, title=title,
+        )  # fmt: skip
+        context.register_output(name, "preview")
+        if products.light_curves is None:
+            return
+        constant, blocks, gaps = products.light_curves
+        t0 = float(events.header.get("TRIGTIME", events.gti_start[0]))
+        name = self._name(context, events, "lc.png")
+        previews.lightcurve_preview(
+            constant, blocks, gaps, context.output_dir / name, t0,
+            log_time=bool(np.all(constant.start > t0)), title=f"{title}: net rate, source region",
+        )  # fmt: skip
+        context.register_output(name, "preview")
