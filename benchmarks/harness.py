@@ -15,6 +15,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -126,3 +127,23 @@ def wrk_load(port: int, paths: list[str], seconds: int, work: Path, clients: int
     quantiles = {share: float(value) * units[unit] for share, value, unit in found}
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1])
     return rate, quantiles["50"], quantiles["99"]
+
+
+@contextmanager
+def embedded_caldb(work: Path) -> Iterator[tuple[str, str]]:
+    """A CalDB on the embedded default (SQLite + local tree) with the demonstration set.
+
+    ``caldb-server init`` and ``demo-data`` in ``work/instance``, then ``serve`` on a free
+    port until the block ends. Yields the URL and a reader token.
+    """
+    server = str(Path(sys.executable).parent / "caldb-server")
+    env = {**os.environ, "CALDB_INSTANCE_PATH": str(work / "instance")}
+    for command in (["init"], ["demo-data"]):
+        subprocess.run([server, *command], env=env, check=True, capture_output=True)
+    token = subprocess.run(
+        [server, "create-token", "--role", "reader", "--sub", "benchmark"],
+        env=env, check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    port = free_port()
+    with running([server, "serve", "--port", str(port)], env, port, work / "server.log"):
+        yield f"http://127.0.0.1:{port}", token

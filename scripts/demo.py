@@ -9,12 +9,16 @@ Run with ``make demo``. Everything lives in ``demo-output/`` (recreated each run
    MXT GAIN epoch uploaded through ``POST /api/v1/files``;
 4. searches: detectors, epochs, an alias, onboard versions, ``as_of``, ``explain``;
 5. the HEASARC tree: ``caldb.indx`` read back by CFITSIO (``fitscopy``) when installed;
-6. with ``../shared`` present, the real Swift XRT index imported and a worked quzcif example.
+6. with ``../shared`` present, the real Swift XRT index imported and a worked quzcif example;
+7. the MXT chain: a reader token (``caldb-server create-token``), a GRB simulated with the
+   served calibration (``pipeline-bricks simulate``), ``mxt-pipeline`` run on it through
+   CaDBIO, the position found against the truth, the products and the previews.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import secrets
 import shutil
@@ -32,6 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "demo-output"
 SWIFT_CIF = ROOT.parent / "shared" / "fixtures" / "heasarc" / "cif" / "swift_xrt_caldb.indx20160609"
 SERVER = [str(Path(sys.executable).parent / "caldb-server")]
+BRICKS = str(Path(sys.executable).parent / "pipeline-bricks")
+GRB_DATE = "2025-07-01T12:00:00"  # after the 2025-06-01 TELDEF and GAIN epochs
 
 
 def gain_file(valid_from: str, gain_ev_per_adu: float) -> bytes:
@@ -191,6 +197,58 @@ def swift_example(url: str, env: dict[str, str]) -> None:
     )
 
 
+def separation_arcsec(ra1: float, dec1: float, ra2: float, dec2: float) -> float:
+    """Angle between two directions [deg in, arcsec out] (haversine: exact at small angles)."""
+    a1, d1, a2, d2 = np.radians([ra1, dec1, ra2, dec2])
+    h = np.sin((d2 - d1) / 2) ** 2 + np.cos(d1) * np.cos(d2) * np.sin((a2 - a1) / 2) ** 2
+    return float(np.degrees(2 * np.arcsin(np.sqrt(h))) * 3600)
+
+
+def mxt_chain(url: str, env: dict[str, str]) -> None:
+    """Simulate a GRB with the served calibration and run mxt-pipeline on it through CaDBIO."""
+    token = run("create-token", "--role", "reader", "--sub", "mxt-pipeline", env=env).strip()
+    chain_env = {
+        **env,
+        "CALDB_URL": url,
+        "CALDB_TOKEN": token,
+        "CALDBIO_CACHE": str(OUTPUT / "cache"),
+    }
+    grb = OUTPUT / "grb"
+    print("   reader token created for mxt-pipeline (caldb-server create-token --role reader)")
+    simulate = [BRICKS, "simulate", "--date", GRB_DATE, "--seed", "7", "--out", str(grb)]
+    said = subprocess.run(simulate, env=chain_env, check=True, capture_output=True, text=True)
+    print(f"   {said.stdout.strip()}")
+    started = time.perf_counter()
+    ran = subprocess.run(
+        [BRICKS, "run", "mxt-pipeline", "runtime_data.json"],
+        check=False, cwd=grb, env=chain_env, capture_output=True, text=True,
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    status = json.loads((grb / "pipeline" / "processing_status.json").read_text())
+    print(f"   mxt-pipeline: {status['status']} in {seconds:.1f} s (exit code {ran.returncode})")
+    if status["status"] != "SUCCESS":
+        raise SystemExit(f"mxt-pipeline did not succeed: {status['messages']}")
+    truth = json.loads((grb / "truth.json").read_text())["source"]
+    found = status["results"]["mxt-detect"]["sources"][0]
+    offset = separation_arcsec(truth["ra_deg"], truth["dec_deg"], found["ra_deg"], found["dec_deg"])
+    print(
+        f"   position found: RA {found['ra_deg']:.5f} Dec {found['dec_deg']:+.5f} deg, "
+        f"90% error radius {found['err_r90_arcsec']:.1f} arcsec, {found['counts']:.0f} counts, "
+        f"DETML {found['detml']:.0f}"
+    )
+    print(
+        f"   truth:          RA {truth['ra_deg']:.5f} Dec {truth['dec_deg']:+.5f} deg; "
+        f"offset {offset:.1f} arcsec ({offset / found['err_r90_arcsec']:.2f} x R90)"
+    )
+    used = ", ".join(f"{c['codename']}={c['file']}" for c in status["calibration"])
+    print(f"   calibration used: {used}")
+    print(f"   products in {grb / 'pipeline'}:")
+    for kind, names in status["outputs"].items():
+        print(f"     {kind:<18} {' '.join(names)}")
+    for name in status["outputs"].get("preview", []):
+        print(f"   preview: {grb / 'pipeline' / name}")
+
+
 def main() -> None:
     """Run the demonstration (see the module docstring)."""
     shutil.rmtree(OUTPUT, ignore_errors=True)
@@ -220,6 +278,8 @@ def main() -> None:
         if SWIFT_CIF.is_file():
             print("6. importing the real Swift XRT index (HEASARC, CALDBVER 20160609)")
             swift_example(url, env)
+        print("7. the MXT chain on a simulated GRB, calibration through CaDBIO")
+        mxt_chain(url, env)
         print(f"\nDone. Instance, tree and server log: {OUTPUT}")
     finally:
         server.terminate()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -22,8 +23,9 @@ class MxtPipeline(Brick):
 
     Each brick's event list is the next one's ``events`` input and the source list of
     ``mxt-detect`` is the ``srclist`` input of ``mxt-products``; the calibration is asked
-    once per dataset and recorded once; each brick's results are filed under its name. A
-    ``NO_DATA`` or ``FAILED`` brick ends the chain with its status.
+    once per dataset and recorded once; each brick's results are filed under its name, with
+    its wall time (``seconds``). A ``NO_DATA`` or ``FAILED`` brick ends the chain with its
+    status.
     """
 
     name = "mxt-pipeline"
@@ -44,9 +46,11 @@ class MxtPipeline(Brick):
         inputs = {"events": [context.input("events")], "attitude": [context.input("attitude")]}
         for brick, produces, as_input in self.stages:
             stage = context.stage(dict(inputs))
+            started = time.perf_counter()
             try:
                 brick().run(stage)
             finally:
-                context.results[brick.name] = stage.results
+                seconds = round(time.perf_counter() - started, 3)
+                context.results[brick.name] = {**stage.results, "seconds": seconds}
             if produces is not None and as_input is not None:
                 inputs[as_input] = [Path(stage.output_dir / stage.outputs[produces][-1])]

@@ -2,7 +2,7 @@
 
 The MXT PSF is broad (an 8 arcmin core and a halo over the whole field, docs/calibration_formats.md
 §4.1), so a background annulus also holds source photons: with the default 10-20 arcmin annulus
-about 15 % of them. Rather than moving the annulus off the CCD, the products account for
+about 20 % of them. Rather than moving the annulus off the CCD, the products account for
 it. With ``e`` the fraction of the source's photons a region collects and ``a`` its area
 (BACKSCAL), the counts of the source (s) and background (b) regions are
 
