@@ -185,7 +185,13 @@ class SourceProducts:
         others = [
             radec_to_sky(ra, dec, self.wcs) for ra, dec in _other_sources(self.context, target)
         ]
-        excluded = tuple(Region.circle(ox, oy, r_source) for ox, oy in others)
+        # A listed source inside the source circle is the target itself (source_radec
+        # given next to a list) or blended with it: cutting it out would cut the target.
+        excluded = tuple(
+            Region.circle(ox, oy, r_source)
+            for ox, oy in others
+            if np.hypot(ox - x, oy - y) >= r_source
+        )
         return (
             ExtractionRegion(Region.circle(x, y, r_source), excluded),
             ExtractionRegion(Region.annulus(x, y, inner, outer), excluded),
