@@ -102,6 +102,21 @@ def test_an_unusable_event_list_fails_clearly(demo_caldb, tmp_path, brick, drop,
     assert message in document["messages"][-1]["text"]
 
 
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        ({"energy_band_kev": "25"}, "energy_band_kev must be a pair of numbers"),  # not 2-5 keV
+        ({"energy_band_kev": [5, 2]}, "energy_band_kev must be increasing"),
+        ({"patterns": [0, True]}, "patterns must be a pair of numbers"),
+    ],
+)
+def test_screen_refuses_malformed_pairs(demo_caldb, tmp_path, observation, parameters, message):
+    status, document = run(tmp_path, "mxt-pipeline", demo_caldb, observation, parameters=parameters)
+    assert status == "FAILED"
+    assert message in document["messages"][-1]["text"]
+    assert "cleaned_events" not in document["outputs"]
+
+
 def test_a_file_that_is_not_fits_fails_clearly(demo_caldb, tmp_path, observation):
     (tmp_path / "att.fits").write_text("not a FITS file")
     status, document = run(tmp_path, "mxt-coordinates", demo_caldb, observation)

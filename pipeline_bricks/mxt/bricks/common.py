@@ -23,8 +23,10 @@ __all__ = [
     "dead_pixel_mask",
     "events_sky_wcs",
     "float_parameter",
+    "int_parameter",
     "load_calibration",
     "load_events",
+    "number_pair",
     "observation_date",
     "observation_keywords",
     "output_name",
@@ -137,6 +139,45 @@ def float_parameter(
         bounds = f"[{minimum}, {maximum}]"
         raise BrickError(f"parameter {name} must be a number in {bounds}, not {value!r}")
     return number
+
+
+def int_parameter(
+    context: BrickContext, name: str, default: int, *, minimum: int, maximum: int
+) -> int:
+    """Whole-number parameter ``name`` of the job, checked to lie in ``[minimum, maximum]``.
+
+    Raises
+    ------
+    BrickError
+        If the value is not a whole number in range (``2.5`` is refused, not truncated).
+    """
+    value = context.parameter(name, default)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = np.nan
+    whole = np.isfinite(number) and number == int(number) and not isinstance(value, bool)
+    if not (whole and minimum <= number <= maximum):
+        raise BrickError(
+            f"parameter {name} must be a whole number in [{minimum}, {maximum}], not {value!r}"
+        )
+    return int(number)
+
+
+def number_pair(value: object) -> tuple[float, float] | None:
+    """``value`` as two finite numbers (a JSON list of two), or None if it is not that.
+
+    A string is not a pair: ``"78"`` is not ``(7.0, 8.0)``; nor is a boolean a number.
+    """
+    if isinstance(value, str | bytes) or not isinstance(value, list | tuple) or len(value) != 2:
+        return None
+    if any(isinstance(v, bool) for v in value):
+        return None
+    try:
+        first, second = (float(v) for v in value)
+    except (TypeError, ValueError):
+        return None
+    return (first, second) if np.isfinite(first) and np.isfinite(second) else None
 
 
 def events_sky_wcs(events: EventList) -> WCS:

@@ -16,6 +16,7 @@ from pipeline_bricks.mxt import caldata
 from pipeline_bricks.mxt.bricks.common import (
     dead_pixel_mask,
     float_parameter,
+    int_parameter,
     load_calibration,
     load_events,
     observation_date,
@@ -75,6 +76,10 @@ class MxtDetect(Brick):
         """Write the source list; its sources are also the ``sources`` result."""
         events = load_events(context)
         attitude = read_attitude(context.input("attitude"))
+        for needed in ("DETX", "DETY"):
+            if needed not in events.columns:
+                message = f"the event list has no {needed} column: run mxt-coordinates first"
+                raise BrickError(message)
         if len(events) == 0:
             raise NoData("the event list is empty")
         date = observation_date(events)
@@ -84,7 +89,7 @@ class MxtDetect(Brick):
         systematic_arcsec = float_parameter(context, "systematic_r90_arcsec", 0.0, minimum=0.0)
         params = DetectParams(
             detml_min=float_parameter(context, "detml_min", 8.0, minimum=0.0),
-            max_sources=int(float_parameter(context, "max_sources", 10, minimum=1, maximum=50)),
+            max_sources=int_parameter(context, "max_sources", 10, minimum=1, maximum=50),
             systematic_r90_px=systematic_arcsec / det_pixel_arcsec(teldef),
         )
         exposure_s = _exposure_s(events)

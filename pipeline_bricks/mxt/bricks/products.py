@@ -1,9 +1,11 @@
 """``mxt-products``: image, exposure map, spectra, light curves and previews of a source.
 
-The source is the brightest of the ``srclist`` input (``mxt-detect``), or the position of
-the ``source_radec`` parameter. Without either, only the image and the exposure map are
-made. The science is in :mod:`pipeline_bricks.mxt.products`; this class reads the inputs and
-calibration, chooses the regions, and writes (names ``<obs_id>_mxt_<what>``):
+The source is at the position of the ``source_radec`` parameter, else the brightest of the
+``srclist`` input (``mxt-detect``); the other sources of the list are cut out of its regions.
+Without either, only the image and the exposure map are made. Every parameter and the source
+list are checked before anything is written. The science is in
+:mod:`pipeline_bricks.mxt.products`; this class reads the inputs and calibration, chooses the
+regions, and writes (names ``<obs_id>_mxt_<what>``):
 
 * ``img.fits``, ``expo.fits``: counts image and vignetted exposure map [s], one SKY WCS;
 * ``src.pha``, ``bkg.pha``, ``src.arf`` and a copy of the MATRIX file: an XSPEC-ready
@@ -29,11 +31,12 @@ from pipeline_bricks.mxt.bricks.common import (
     float_parameter,
     load_calibration,
     load_events,
+    number_pair,
     observation_date,
     observation_keywords,
     output_name,
 )
-from pipeline_bricks.mxt.bricks.products_source import SourceProducts
+from pipeline_bricks.mxt.bricks.products_source import ExtractionParameters, SourceProducts
 from pipeline_bricks.mxt.eventfile import EventList, read_attitude
 from pipeline_bricks.mxt.gti import gti_exposure
 from pipeline_bricks.mxt.products import exposure_map, sky_image
@@ -51,30 +54,38 @@ class Target:
     err_r90_arcsec: float  # 0 when unknown (a position given as a parameter)
 
 
-def _target(context: BrickContext) -> Target | None:
-    """The ``source_radec`` parameter, else the first row of the ``srclist`` input."""
+def _source_radec(context: BrickContext) -> Target | None:
+    """The ``source_radec`` parameter [deg], checked."""
     given = context.parameter("source_radec", None)
-    if given is not None:
-        try:
-            ra, dec = (float(v) for v in given)
-        except (TypeError, ValueError):
-            message = f"parameter source_radec must be [ra, dec] in deg, not {given!r}"
-            raise BrickError(message) from None
-        if not (np.isfinite(ra) and np.isfinite(dec) and 0 <= ra < 360 and abs(dec) <= 90):
-            raise BrickError(f"parameter source_radec is not a sky position: {given!r}")
-        return Target(ra, dec, 0.0)
-    if not context.runtime.inputs.get("srclist"):
+    if given is None:
         return None
+    pair = number_pair(given)
+    if pair is None:
+        message = f"parameter source_radec must be [ra, dec] in deg, not {given!r}"
+        raise BrickError(message)
+    ra, dec = pair
+    if not (0 <= ra < 360 and abs(dec) <= 90):
+        raise BrickError(f"parameter source_radec is not a sky position: {given!r}")
+    return Target(ra, dec, 0.0)
+
+
+def _source_list(context: BrickContext) -> list[Target]:
+    """The rows of the ``srclist`` input (none without one), brightest first."""
+    if not context.runtime.inputs.get("srclist"):
+        return []
     path = context.input("srclist")
     try:
         with fits.open(path) as hdus:
             table = hdus["SRCLIST"].data
-            if table is None or len(table) == 0:
-                return None
-            row = table[0]  # mxt-detect sorts by decreasing DETML
-            return Target(float(row["RA"]), float(row["DEC"]), float(row["ERR_R90"]))
-    except (OSError, KeyError, ValueError) as error:
+            if table is None:
+                return []
+            rows = [(float(r["RA"]), float(r["DEC"]), float(r["ERR_R90"])) for r in table]
+    except (OSError, KeyError, ValueError, TypeError) as error:
         raise BrickError(f"cannot read the source list {path.name}: {error}") from None
+    sources = [Target(*row) for row in rows]  # mxt-detect sorts by decreasing DETML
+    if not all(np.isfinite([s.ra, s.dec]).all() and abs(s.dec) <= 90 for s in sources):
+        raise BrickError(f"the source list {path.name} has a position that is not on the sky")
+    return sources
 
 
 def _image_hdus(image: np.ndarray, header: fits.Header, extras: fits.Header) -> fits.HDUList:
@@ -103,6 +114,9 @@ class MxtProducts(Brick):
         """Write the products; without a source, the image and exposure map only."""
         events = load_events(context)
         attitude = read_attitude(context.input("attitude"))
+        # Every parameter and the source list are checked before anything is made.
+        given, sources = _source_radec(context), _source_list(context)
+        parameters = ExtractionParameters.from_context(context)
         if len(events) == 0:
             raise NoData("the event list is empty")
         if events.gti_start.size == 0:
@@ -143,15 +157,15 @@ class MxtProducts(Brick):
             "exposure_map",
         )
         context.results.update(image_counts=int(image.sum()), exposure_s=round(exposure_s, 3))
-        target = _target(context)
+        target = given or (sources[0] if sources else None)
         if target is None:
             context.warning("no source to extract (no srclist row, no source_radec): image only")
             return
         products = SourceProducts(
             context, events, attitude=attitude, teldef=teldef, wcs=wcs, extras=extras,
-            live_map=live_map,
+            live_map=live_map, parameters=parameters,
         )  # fmt: skip
-        products.extract(target, date)
+        products.extract(target, [(s.ra, s.dec) for s in sources], date)
         self._previews(context, events, image=image, wcs=wcs, target=target, products=products)
 
     @staticmethod

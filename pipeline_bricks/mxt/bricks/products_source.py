@@ -9,6 +9,7 @@ accounted for (:mod:`pipeline_bricks.mxt.products.extraction`).
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,12 @@ from astropy.wcs import WCS
 from pipeline_bricks.framework.brick import BrickContext
 from pipeline_bricks.framework.errors import BrickError
 from pipeline_bricks.mxt import caldata
-from pipeline_bricks.mxt.bricks.common import float_parameter, load_calibration, output_name
+from pipeline_bricks.mxt.bricks.common import (
+    float_parameter,
+    load_calibration,
+    number_pair,
+    output_name,
+)
 from pipeline_bricks.mxt.coordinates import Teldef, off_axis_angle, radec_to_det
 from pipeline_bricks.mxt.detect.srclist import exposure_attitude
 from pipeline_bricks.mxt.eventfile import Attitude, EventList
@@ -51,21 +57,24 @@ from pipeline_bricks.mxt.sky import radec_to_sky
 if TYPE_CHECKING:
     from pipeline_bricks.mxt.bricks.products import Target
 
-__all__ = ["SourceProducts"]
+__all__ = ["ExtractionParameters", "SourceProducts"]
 
 
 def _radii(context: BrickContext) -> tuple[float, float, float]:
     """Source radius and background inner, outer radii [arcmin], checked."""
     source = context.parameter("source_radius_arcmin", 5.0)
     background = context.parameter("background_radii_arcmin", [10.0, 20.0])
+    pair = number_pair(background)
     try:
-        r_source = float(source)
-        inner, outer = (float(v) for v in background)
+        r_source = np.nan if isinstance(source, bool) else float(source)
     except (TypeError, ValueError):
+        r_source = np.nan
+    if pair is None or not np.isfinite(r_source):
         raise BrickError(
             "parameters source_radius_arcmin (a number) and background_radii_arcmin "
             f"(two numbers) are malformed: {source!r}, {background!r}"
-        ) from None
+        )
+    inner, outer = pair
     if not (0 < r_source <= inner < outer <= 60):
         raise BrickError(
             "the regions must satisfy 0 < source radius <= background inner < outer <= 60 "
@@ -74,14 +83,28 @@ def _radii(context: BrickContext) -> tuple[float, float, float]:
     return r_source, inner, outer
 
 
-def _other_sources(context: BrickContext, target: Target) -> list[tuple[float, float]]:
-    """RA, Dec of the sources of the list other than the target."""
-    if not context.runtime.inputs.get("srclist"):
-        return []
-    with fits.open(context.input("srclist")) as hdus:
-        table = hdus["SRCLIST"].data
-        positions = [(float(r["RA"]), float(r["DEC"])) for r in table]
-    return [p for p in positions if p != (target.ra, target.dec)]
+@dataclass(frozen=True)
+class ExtractionParameters:
+    """The parameters of the source products, read and checked before any work."""
+
+    radii: tuple[float, float, float]  # source, background inner and outer radii [arcmin]
+    lightcurve_snr: float
+    bayesian_blocks_p0: float
+
+    @classmethod
+    def from_context(cls, context: BrickContext) -> ExtractionParameters:
+        """The job's parameters (defaults: 5 arcmin, 10-20 arcmin, S/N 5, p0 0.05).
+
+        Raises
+        ------
+        BrickError
+            A malformed or out-of-range parameter.
+        """
+        return cls(
+            _radii(context),
+            float_parameter(context, "lightcurve_snr", 5.0, minimum=1.0, maximum=100.0),
+            float_parameter(context, "bayesian_blocks_p0", 0.05, minimum=1e-6, maximum=0.5),
+        )
 
 
 class SourceProducts:
@@ -97,8 +120,10 @@ class SourceProducts:
         wcs: WCS,
         extras: fits.Header,
         live_map: np.ndarray,
+        parameters: ExtractionParameters,
     ) -> None:
         self.context, self.events, self.attitude = context, events, attitude
+        self.parameters = parameters
         self.teldef, self.wcs, self.extras = teldef, wcs, extras
         self.coverage = live_map / live_map.max() if live_map.max() > 0 else live_map
         self.exposure_s = float(extras["EXPOSURE"])
@@ -107,16 +132,19 @@ class SourceProducts:
     def _name(self, suffix: str) -> str:
         return output_name(self.context, self.events, suffix)
 
-    def extract(self, target: Target, date: str) -> None:
-        """Regions, spectra (with ARF and RMF) and light curves of ``target``."""
+    def extract(self, target: Target, listed: list[tuple[float, float]], date: str) -> None:
+        """Regions, spectra (with ARF and RMF) and light curves of ``target``.
+
+        ``listed``: RA, Dec [deg] of the sources of the list (the target among them or not).
+        """
         context = self.context
         psf = load_calibration(context, "PSF", caldata.read_psf, date)
         specresp = load_calibration(context, "SPECRESP", caldata.read_specresp, date)
         vignet = load_calibration(context, "VIGNET", caldata.read_vignet, date)
         matrix = context.calibrate("MATRIX", date=date)
         caldata.read_rmf(matrix.path, matrix.extension)  # a broken RMF fails here, named
-        radii = _radii(context)
-        source, background = self._regions(target, radii)
+        radii = self.parameters.radii
+        source, background = self._regions(target, listed, radii)
         ra_p, dec_p, roll_p, weights = exposure_attitude(
             self.attitude.time, self.attitude.ra, self.attitude.dec, self.attitude.roll,
             self.events.gti_start, self.events.gti_stop, step_s=10.0,
@@ -174,17 +202,19 @@ class SourceProducts:
         }
 
     def _regions(
-        self, target: Target, radii: tuple[float, float, float]
+        self, target: Target, listed: list[tuple[float, float]], radii: tuple[float, float, float]
     ) -> tuple[ExtractionRegion, ExtractionRegion]:
         """Source circle and background annulus about ``target``, other sources cut out."""
         per_pixel = float(self.wcs.wcs.cdelt[1]) * 60.0  # [arcmin]
         r_source, inner, outer = (r / per_pixel for r in radii)
         x, y = (float(v) for v in radec_to_sky(target.ra, target.dec, self.wcs))
-        if not (np.isfinite(x) and np.isfinite(y)):
-            raise BrickError(f"the source at {target.ra}, {target.dec} is not in the sky frame")
-        others = [
-            radec_to_sky(ra, dec, self.wcs) for ra, dec in _other_sources(self.context, target)
-        ]
+        circle = Region.circle(x, y, r_source) if np.isfinite(x) and np.isfinite(y) else None
+        if circle is None or not np.any(self.coverage[circle.pixel_mask(self.coverage.shape)]):
+            raise BrickError(
+                f"the source at RA {target.ra:.5f}, Dec {target.dec:.5f} is outside the field of "
+                "view: no exposed pixel within the source radius"
+            )
+        others = [radec_to_sky(ra, dec, self.wcs) for ra, dec in listed]
         # A listed source inside the source circle is the target itself (source_radec
         # given next to a list) or blended with it: cutting it out would cut the target.
         excluded = tuple(
@@ -193,7 +223,7 @@ class SourceProducts:
             if np.hypot(ox - x, oy - y) >= r_source
         )
         return (
-            ExtractionRegion(Region.circle(x, y, r_source), excluded),
+            ExtractionRegion(circle, excluded),
             ExtractionRegion(Region.annulus(x, y, inner, outer), excluded),
         )
 
@@ -245,8 +275,7 @@ class SourceProducts:
             context.warning("no event in the source region: no light curve")
             return
         gti = (events.gti_start, events.gti_stop)
-        snr = float_parameter(context, "lightcurve_snr", 5.0, minimum=1.0, maximum=100.0)
-        p0 = float_parameter(context, "bayesian_blocks_p0", 0.05, minimum=1e-6, maximum=0.5)
+        snr, p0 = self.parameters.lightcurve_snr, self.parameters.bayesian_blocks_p0
         try:
             constant = constant_snr_bins(times, gti, snr, background=background)
             blocks = bayesian_block_bins(times, gti, p0=p0, background=background)

@@ -12,6 +12,7 @@ from pipeline_bricks.mxt import caldata
 from pipeline_bricks.mxt.bricks.common import (
     load_calibration,
     load_events,
+    number_pair,
     observation_date,
     write_events,
 )
@@ -42,10 +43,10 @@ _REASONS = {
 
 def _pair(context: BrickContext, name: str, default: tuple[float, float]) -> tuple[float, float]:
     value: Any = context.parameter(name, list(default))
-    try:
-        low, high = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise BrickError(f"parameter {name} must be a pair of numbers, got {value!r}") from None
+    pair = number_pair(value)
+    if pair is None:
+        raise BrickError(f"parameter {name} must be a pair of numbers, got {value!r}")
+    low, high = pair
     if not low < high:
         raise BrickError(f"parameter {name} must be increasing, got {value!r}")
     return low, high

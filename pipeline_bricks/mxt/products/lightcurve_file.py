@@ -83,7 +83,8 @@ def write_lightcurve_hdus(
     causes = [str(g[2]) for g in gaps]
     if any(c not in CAUSES for c in causes) or np.any(gap_stop <= gap_start):
         raise ValueError(f"gaps must have stop > start and a cause among {CAUSES}")
-    net = bool(np.any(bins.background > 0))
+    # A background estimated at 0 (a fluctuation) was still subtracted: its error says so.
+    net = bool(np.any(bins.background > 0) or np.any(bins.background_error > 0))
     ontime = float(np.sum(stop - start))
     common: list[Card] = [
         ("TELESCOP", TELESCOP, "mission"),
