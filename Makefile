@@ -37,6 +37,7 @@ demo: install system-deps
 benchmarks: install
 	$(BIN)/python benchmarks/bench_search.py
 	$(BIN)/python benchmarks/bench_bricks.py
+	$(BIN)/python benchmarks/bench_localization.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache .hypothesis

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,7 +75,7 @@ def choose_noisy_pixels(
     n_flickering: int,
     n_frames: int,
     burst_frames: int,
-    avoid: tuple[float, float] | None,
+    avoid: Sequence[tuple[float, float]],
     rng: np.random.Generator,
 ) -> NoisyPixels:
     """The BADPIX noisy pixels and ``n_hot + n_flickering`` new ones.
@@ -87,8 +88,8 @@ def choose_noisy_pixels(
         Number of new hot and flickering pixels (seeded positions outside BADPIX).
     n_frames, burst_frames : int
         Frames of the observation and length of a flickering burst [frames].
-    avoid : tuple of float, optional
-        (RAWX, RAWY) of the source: new pixels are kept more than 10 pixels away.
+    avoid : sequence of (float, float)
+        (RAWX, RAWY) of the sources: new pixels are kept more than 10 pixels away from each.
     rng : numpy.random.Generator
         Random stream.
     """
@@ -96,9 +97,9 @@ def choose_noisy_pixels(
     rows, columns = np.nonzero(mask)
     listed = badpix.mask()
     free = ~listed
-    if avoid is not None:
-        yy, xx = np.mgrid[1 : listed.shape[0] + 1, 1 : listed.shape[1] + 1]
-        free &= np.hypot(xx - avoid[0], yy - avoid[1]) > 10.0
+    yy, xx = np.mgrid[1 : listed.shape[0] + 1, 1 : listed.shape[1] + 1]
+    for x, y in avoid:
+        free &= np.hypot(xx - x, yy - y) > 10.0
     candidates = np.flatnonzero(free)
     n_new = n_hot + n_flickering
     chosen = rng.choice(candidates, size=min(n_new, candidates.size), replace=False)

@@ -1,8 +1,8 @@
 """``pipeline-bricks simulate``: an MXT L1 event list, attitude file and truth for one GRB.
 
-Exit codes: 0 done, 1 the simulation could not be made (CalDB unreachable, calibration
-missing or unreadable, output directory not writable: one ``error:`` line on stderr),
-2 usage error (argparse).
+``--extra-source`` adds more point sources to the field. Exit codes: 0 done, 1 the
+simulation could not be made (CalDB unreachable, calibration missing or unreadable, output
+directory not writable: one ``error:`` line on stderr), 2 usage error (argparse).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pipeline_bricks.simulator.calibration import (
     absolute_override,
     load_calibration,
 )
-from pipeline_bricks.simulator.core import SimulationConfig, simulate
+from pipeline_bricks.simulator.core import MAX_EXTRA_SOURCES, SimulationConfig, simulate
 from pipeline_bricks.simulator.mission_time import from_mission_time, parse_utc, to_mission_time
 from pipeline_bricks.simulator.source import Spectrum
 from pipeline_bricks.simulator.truth import runtime_data_document, truth_document
@@ -106,6 +106,38 @@ def _lines(text: str) -> tuple[float, ...]:
     return values
 
 
+def _extra_source(text: str) -> tuple[float, float, float]:
+    """``RA,DEC,RATE``: deg in 0-360, deg in -90-90, counts/s > 0."""
+    parts = text.split(",")
+    try:
+        ra, dec, rate = (float(part) for part in parts) if len(parts) == 3 else (None,) * 3
+    except ValueError:
+        ra = dec = rate = None
+    if ra is None or dec is None or rate is None or not all(map(math.isfinite, (ra, dec, rate))):
+        raise argparse.ArgumentTypeError(f"{text!r} is not RA,DEC,RATE (three finite numbers)")
+    if not (0 <= ra <= 360 and -90 <= dec <= 90 and rate > 0):
+        raise argparse.ArgumentTypeError(
+            f"{text}: RA must be in 0-360 deg, DEC in -90-90 deg and RATE > 0 counts/s"
+        )
+    return ra, dec, rate
+
+
+class _ExtraSources(argparse.Action):
+    """Append an extra source, at most ``MAX_EXTRA_SOURCES`` of them."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        sources = [*getattr(namespace, self.dest), values]
+        if len(sources) > MAX_EXTRA_SOURCES:
+            raise argparse.ArgumentError(self, f"at most {MAX_EXTRA_SOURCES} extra sources")
+        setattr(namespace, self.dest, sources)
+
+
 def _override(text: str) -> tuple[str, str]:
     codename, separator, path = text.partition("=")
     codename = codename.strip().upper()
@@ -136,6 +168,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--gamma", type=_number(), default=2.0, help="photon index")
     source.add_argument("--nh", type=_number(0), default=3e21, help="column density [cm-2]")
     source.add_argument("--lines", type=_lines, help="monochromatic lines KEV[,KEV...]")
+    source.add_argument("--extra-source", type=_extra_source, action=_ExtraSources, default=[],
+                        dest="extra_sources", metavar="RA,DEC,RATE",
+                        help="another point source [deg, deg, counts/s at the observation "
+                        "start], same decay and spectrum (repeatable)")  # fmt: skip
     timing = parser.add_argument_group("observation")
     timing.add_argument("--date", type=_date, required=True, help="trigger time T0 (ISO, UTC)")
     timing.add_argument("--start-offset", type=_number(0, strict=True), default=120.0,
@@ -204,6 +240,7 @@ def _config(args: argparse.Namespace, t0: float, cal: SimulatorCalibration) -> S
         hot_rate_cts_s=args.hot_rate, n_hot_pixels=args.hot_pixels,
         n_flickering_pixels=args.flickering_pixels, flicker_frames=args.flicker_frames,
         saa_s=tuple(args.saa), cloud_sigma_um=args.cloud_sigma_um, cloud_model=args.cloud_model,
+        extra_sources=tuple(args.extra_sources),
     )  # fmt: skip
 
 
@@ -254,9 +291,11 @@ def _simulate(args: argparse.Namespace) -> str:
         runtime_data_document(identity, files, caldb, overrides),
     )
     counts = truth["counts"]
+    extra = sum(source["counts"]["events"] for source in truth["extra_sources"])
     return (
         f"simulate: {counts['total_events']} events ({counts['source']['events']} source, "
-        f"{counts['background']['events']} background, {counts['noise']['events']} noise) "
+        + (f"{extra} extra-source, " if truth["extra_sources"] else "")
+        + f"{counts['background']['events']} background, {counts['noise']['events']} noise) "
         f"in {out}"
     )
 

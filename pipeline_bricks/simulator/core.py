@@ -3,7 +3,8 @@
 :func:`simulate` is pure numpy on a :class:`SimulationConfig` and a
 :class:`~pipeline_bricks.simulator.calibration.SimulatorCalibration`; it returns the event
 columns, the attitude and the truth numbers. Each part draws from its own random stream
-``numpy.random.default_rng([seed, k])`` so the parts do not shift each other.
+``numpy.random.default_rng([seed, k])`` so the parts do not shift each other (extra source
+``i``: ``[seed, 5, i]``, so adding one leaves the main source's photons as they were).
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ __all__ = ["SimulatedObservation", "SimulationConfig", "simulate"]
 
 BACKGROUND_BAND_KEV = (0.2, 10.0)
 ORIGIN_SOURCE, ORIGIN_BACKGROUND, ORIGIN_NOISE = 0, 1, 2
+ORIGIN_EXTRA = 3  # extra source i has origin ORIGIN_EXTRA + i
+MAX_EXTRA_SOURCES = 20
 CHUNK = 1 << 18  # photons per pass of the detector response
-_STREAMS = {"attitude": 0, "source": 1, "background": 2, "noise": 3, "detector": 4}
+_STREAMS = {"attitude": 0, "source": 1, "background": 2, "noise": 3, "detector": 4, "extra": 5}
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class SimulationConfig:
     saa_s: tuple[tuple[float, float], ...] = ()
     cloud_sigma_um: float = 5.0
     cloud_model: str = "exponential"  # or "fixed"
+    # more point sources, (RA [deg], Dec [deg], rate [counts/s]); same decay and spectrum
+    extra_sources: tuple[tuple[float, float, float], ...] = ()
 
 
 @dataclass
@@ -77,14 +82,14 @@ class SimulatedObservation:
     rawx: NDArray[np.int64]
     rawy: NDArray[np.int64]
     phas: NDArray[np.int16]
-    origin: NDArray[np.int8]
+    origin: NDArray[np.int8]  # 0 main source, 1 background, 2 noise, 3 + i extra source i
     attitude: AttitudeTable
     noisy: bkg.NoisyPixels
     truth: dict[str, Any]
 
 
-def _rng(seed: int, part: str) -> np.random.Generator:
-    return np.random.default_rng([seed, _STREAMS[part]])
+def _rng(seed: int, part: str, *index: int) -> np.random.Generator:
+    return np.random.default_rng([seed, _STREAMS[part], *index])
 
 
 def _det_to_continuous_raw(
@@ -114,29 +119,40 @@ def _vignetting_kept(
     return rng.random(energy.size) < probability
 
 
-def _source_photons(
+def _source_photons(  # noqa: PLR0917 (the source, then where it is observed)
+    source: tuple[float, float, float],
     config: SimulationConfig,
     cal: SimulatorCalibration,
     attitude: AttitudeTable,
     t_stop: float,
+    rng: np.random.Generator,
 ) -> tuple[dict[str, NDArray[Any]], dict[str, Any]]:
-    """Source photons that reach a live pixel: time, energy, pixel, sub-pixel position."""
-    rng = _rng(config.seed, "source")
+    """Photons of ``source`` (RA, Dec [deg], rate) that reach a live pixel.
+
+    Time, energy, pixel and sub-pixel position of each; the truth counts.
+    """
+    ra_deg, dec_deg, rate = source
     t1 = config.start_offset_s
-    expected = expected_counts(config.rate_cts_s, config.decay, t1, t_stop)
+    expected = expected_counts(rate, config.decay, t1, t_stop)
     n = int(rng.poisson(expected))
     time = config.t0_mission_s + arrival_times(n, config.decay, t1, t_stop, rng)
     energy = sample_energies(config.spectrum, cal.arf, n, rng)
     ra, dec, roll = interpolate_attitude(
         time, attitude.time, attitude.ra, attitude.dec, attitude.roll
     )
-    detx, dety = radec_to_det(config.ra_deg, config.dec_deg, cal.teldef, ra, dec, roll)
+    detx, dety = radec_to_det(ra_deg, dec_deg, cal.teldef, ra, dec, roll)
+    # The vignetting is the optic's effective area for the source's direction (the
+    # off-axis angle of the source, not where its photons land: halo photons far from the
+    # source pass through the same optic), as the ARF of mxt-products assumes.
+    pointing_finite = np.isfinite(detx) & np.isfinite(dety)
+    theta = off_axis_angle(
+        np.where(pointing_finite, detx, 0.0), np.where(pointing_finite, dety, 0.0), cal.teldef
+    )
     det_pixel_arcmin = np.degrees(cal.teldef.det_xscl / cal.teldef.focallen) * 60.0
     dx, dy = psf_offsets(cal.psf, n, rng)
     detx = detx + dx * cal.psf.pixel_arcmin / det_pixel_arcmin
     dety = dety + dy * cal.psf.pixel_arcmin / det_pixel_arcmin
     finite = np.isfinite(detx) & np.isfinite(dety)
-    theta = off_axis_angle(np.where(finite, detx, 0.0), np.where(finite, dety, 0.0), cal.teldef)
     vignetted = _vignetting_kept(theta, energy, cal, rng)
     photons, on_ccd = _on_live_pixels(detx, dety, cal)
     keep = finite & vignetted & on_ccd
@@ -222,6 +238,18 @@ def _events_per_pixel(
     return np.bincount(order[position], minlength=pixels.size)
 
 
+def _nominal_pixels(
+    sources: list[tuple[float, float, float]], config: SimulationConfig, cal: SimulatorCalibration
+) -> list[tuple[float, float]]:
+    """RAW pixel of each source at the nominal pointing (sources off the sky plane left out)."""
+    pixels = []
+    for ra_deg, dec_deg, _ in sources:
+        nominal = radec_to_det(ra_deg, dec_deg, cal.teldef, *config.pointing)
+        if np.all(np.isfinite(nominal)):
+            pixels.append(tuple(float(v) for v in det_to_raw(*nominal, cal.teldef)[:2]))
+    return pixels
+
+
 def simulate(config: SimulationConfig, cal: SimulatorCalibration) -> SimulatedObservation:
     """Simulate the observation ``[TSTART, TSTOP)``, ``TSTART = T0 + start_offset``.
 
@@ -248,30 +276,35 @@ def simulate(config: SimulationConfig, cal: SimulatorCalibration) -> SimulatedOb
         tstart, tstop, config.pointing, jitter_arcsec=config.jitter_arcsec,
         saa_s=config.saa_s, rng=_rng(config.seed, "attitude"),
     )  # fmt: skip
-    source, source_counts = _source_photons(
-        config, cal, attitude, config.start_offset_s + n_frames * frame_time
-    )
+    end_after_t0 = config.start_offset_s + n_frames * frame_time
+    sources = [(config.ra_deg, config.dec_deg, config.rate_cts_s), *config.extra_sources]
+    streams = [_rng(config.seed, "source")]
+    streams += [_rng(config.seed, "extra", i) for i in range(len(config.extra_sources))]
+    made = [
+        _source_photons(source, config, cal, attitude, end_after_t0, rng)
+        for source, rng in zip(sources, streams, strict=True)
+    ]
     background, background_counts = _background_photons(config, cal, tstart, tstop)
-    photons = {key: np.concatenate([source[key], background[key]]) for key in source}
-    origin = np.repeat([ORIGIN_SOURCE, ORIGIN_BACKGROUND], [source["time"].size,
-                       background["time"].size]).astype(np.int8)  # fmt: skip
+    parts = [photons for photons, _ in made] + [background]
+    photons = {key: np.concatenate([part[key] for part in parts]) for key in background}
+    codes = [ORIGIN_SOURCE, *(ORIGIN_EXTRA + i for i in range(len(made) - 1)), ORIGIN_BACKGROUND]
+    origin = np.repeat(codes, [part["time"].size for part in parts]).astype(np.int8)
     kept, rawx, rawy, phas = _detect(photons, config, cal)
     frame = np.clip(((photons["time"] - tstart) / frame_time).astype(np.int64), 0, n_frames - 1)
     # Noise events of hot and flickering pixels.
     rng = _rng(config.seed, "noise")
-    nominal = radec_to_det(config.ra_deg, config.dec_deg, cal.teldef, *config.pointing)
-    avoid = tuple(float(v) for v in det_to_raw(*nominal, cal.teldef)[:2])
     noisy = bkg.choose_noisy_pixels(
         cal.badpix, n_hot=config.n_hot_pixels, n_flickering=config.n_flickering_pixels,
         n_frames=n_frames, burst_frames=config.flicker_frames,
-        avoid=avoid if np.all(np.isfinite(nominal)) else None, rng=rng,
+        avoid=_nominal_pixels(sources, config, cal), rng=rng,
     )  # fmt: skip
     noise_frame, noise_x, noise_y = bkg.noise_events(
         noisy, hot_rate=config.hot_rate_cts_s, n_frames=n_frames, frame_time_s=frame_time,
         burst_frames=config.flicker_frames, rng=rng,
     )  # fmt: skip
     noise_phas = bkg.noise_phas(noise_x, noise_y, cal.gains.offset_adu, cal.thresholds, rng)
-    # One event per pixel and frame: the first of source, background, noise wins.
+    # One event per pixel and frame: the first of the sources (main, then extra), background,
+    # noise wins.
     frame = np.concatenate([frame[kept], noise_frame])
     rawx, rawy = np.concatenate([rawx[kept], noise_x]), np.concatenate([rawy[kept], noise_y])
     phas = np.concatenate([phas[kept], noise_phas])
@@ -283,12 +316,20 @@ def simulate(config: SimulationConfig, cal: SimulatorCalibration) -> SimulatedOb
     saa = in_intervals(time - tstart, config.saa_s)
     events = {
         name: int(np.count_nonzero(origin == code))
-        for name, code in (("source", 0), ("background", 1), ("noise", 2))
+        for name, code in (("background", 1), ("noise", 2))
     }
+    per_source = [
+        counts
+        | {
+            "events": int(np.count_nonzero(origin == code)),
+            "events_in_saa": int(np.count_nonzero(saa & (origin == code))),
+        }
+        for (_, counts), code in zip(made, codes[:-1], strict=True)
+    ]
     truth = {
         "n_frames": n_frames,
-        "source": source_counts
-        | {"events": events["source"], "events_in_saa": int(np.count_nonzero(saa & (origin == 0)))},
+        "source": per_source[0],
+        "extra_sources": per_source[1:],
         "background": background_counts | {"events": events["background"]},
         "noise": {"events": events["noise"]},
         "total_events": int(frame.size),

@@ -63,9 +63,51 @@ def _noisy_pixels(
     return pixels
 
 
+def _normalisation(config: SimulationConfig, cal: SimulatorCalibration, rate: float) -> float:
+    return config.spectrum.normalisation(rate, cal.arf) if rate > 0 else 0.0
+
+
+def _position(
+    config: SimulationConfig, cal: SimulatorCalibration, ra_deg: float, dec_deg: float
+) -> dict[str, Any]:
+    """A source's position and where it falls at the nominal pointing."""
+    detx, dety = radec_to_det(ra_deg, dec_deg, cal.teldef, *config.pointing)
+    rawx, rawy, on_ccd = det_to_raw(detx, dety, cal.teldef)
+    return {
+        "ra_deg": ra_deg,
+        "dec_deg": dec_deg,
+        "detx_nominal": _finite(detx),
+        "dety_nominal": _finite(dety),
+        "rawx_nominal": int(rawx) if on_ccd else None,
+        "rawy_nominal": int(rawy) if on_ccd else None,
+        "off_axis_arcmin": _finite(off_axis_angle(detx, dety, cal.teldef)),
+    }
+
+
+def _extra_sources(
+    config: SimulationConfig, cal: SimulatorCalibration, result: SimulatedObservation
+) -> list[dict[str, Any]]:
+    """The extra sources: position, rate, spectrum normalisation and flux, counts."""
+    extra = []
+    for (ra, dec, rate), counts in zip(
+        config.extra_sources, result.truth["extra_sources"], strict=True
+    ):
+        norm = _normalisation(config, cal, rate)
+        extra.append(
+            _position(config, cal, ra, dec)
+            | {
+                "rate_cts_s": rate,
+                "normalisation": norm,
+                "flux_erg_cm2_s_at_tstart": config.spectrum.energy_flux(norm),
+                "counts": counts,
+            }
+        )
+    return extra
+
+
 def _spectrum(config: SimulationConfig, cal: SimulatorCalibration) -> dict[str, Any]:
     spectrum = config.spectrum
-    norm = spectrum.normalisation(config.rate_cts_s, cal.arf) if config.rate_cts_s > 0 else 0.0
+    norm = _normalisation(config, cal, config.rate_cts_s)
     if spectrum.lines_kev:
         described: dict[str, Any] = {
             "model": "lines",
@@ -114,8 +156,6 @@ def truth_document(
     """
     frame_time = cal.thresholds.frame_time_s
     ra_pnt, dec_pnt, roll = config.pointing
-    detx, dety = radec_to_det(config.ra_deg, config.dec_deg, cal.teldef, ra_pnt, dec_pnt, roll)
-    rawx, rawy, on_ccd = det_to_raw(detx, dety, cal.teldef)
     counts = {key: result.truth[key] for key in ("source", "background", "noise")}
     counts |= {key: result.truth[key] for key in ("total_events", "events_in_saa")}
     counts["noise"] |= {"hot_rate_cts_s_per_pixel": config.hot_rate_cts_s}
@@ -138,15 +178,8 @@ def truth_document(
             "frame_time_s": frame_time,
             "n_frames": result.n_frames,
         },
-        "source": {
-            "ra_deg": config.ra_deg,
-            "dec_deg": config.dec_deg,
-            "detx_nominal": _finite(detx),
-            "dety_nominal": _finite(dety),
-            "rawx_nominal": int(rawx) if on_ccd else None,
-            "rawy_nominal": int(rawy) if on_ccd else None,
-            "off_axis_arcmin": _finite(off_axis_angle(detx, dety, cal.teldef)),
-        },
+        "source": _position(config, cal, config.ra_deg, config.dec_deg),
+        "extra_sources": _extra_sources(config, cal, result),
         "pointing": {
             "ra_deg": ra_pnt,
             "dec_deg": dec_pnt,
