@@ -47,7 +47,6 @@ import io
 import json
 import multiprocessing
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -57,15 +56,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from harness import busy_share, free_port, running
+from astropy.coordinates import offset_by
+from harness import busy_share, embedded_caldb
 
 from pipeline_bricks.cli import main as pipeline_bricks
 from pipeline_bricks.framework.runner import run_brick
 from pipeline_bricks.mxt.bricks.pipeline import MxtPipeline
+from pipeline_bricks.mxt.sky import separation_arcsec
 from pipeline_bricks.registry import bricks
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 DATE = "2025-07-01T12:00:00"
 DEFAULT_RA, DEFAULT_DEC = 204.8665, 45.1204  # the simulator's default source
 SEPARATION_ARCMIN = 5.0  # between the two sources of a two-source field
@@ -106,21 +106,10 @@ class Result:
     status: str = ""
 
 
-def separation_arcsec(ra1: Any, dec1: Any, ra2: Any, dec2: Any) -> np.ndarray:
-    """Angle between directions [deg in, arcsec out] (haversine: exact at small angles)."""
-    a1, d1, a2, d2 = (np.radians(np.asarray(v, float)) for v in (ra1, dec1, ra2, dec2))
-    h = np.sin((d2 - d1) / 2) ** 2 + np.cos(d1) * np.cos(d2) * np.sin((a2 - a1) / 2) ** 2
-    return np.degrees(2 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))) * 3600
-
-
-def offset_by(ra: float, dec: float, angle_deg: float, pa_deg: float) -> tuple[float, float]:
-    """The direction ``angle_deg`` from (``ra``, ``dec``) at position angle ``pa_deg``."""
-    d, r, p = np.radians(dec), np.radians(angle_deg), np.radians(pa_deg)
-    dec2 = np.arcsin(np.sin(d) * np.cos(r) + np.cos(d) * np.sin(r) * np.cos(p))
-    ra2 = np.radians(ra) + np.arctan2(
-        np.sin(p) * np.sin(r) * np.cos(d), np.cos(r) - np.sin(d) * np.sin(dec2)
-    )
-    return float(np.degrees(ra2) % 360.0), float(np.degrees(dec2))
+def offset_deg(ra: float, dec: float, angle_deg: float, pa_deg: float) -> tuple[float, float]:
+    """The direction ``angle_deg`` from (``ra``, ``dec``) at position angle ``pa_deg`` [deg]."""
+    lon, lat = offset_by(*np.radians([ra, dec, pa_deg, angle_deg]))
+    return float(lon.deg % 360.0), float(lat.deg)
 
 
 def make_jobs(runs: int, seed: int, work: Path) -> list[Job]:
@@ -132,14 +121,14 @@ def make_jobs(runs: int, seed: int, work: Path) -> list[Job]:
             rng = np.random.default_rng([seed, code, index])
             ra = DEFAULT_RA + rng.uniform(-2.0, 2.0) / np.cos(np.radians(DEFAULT_DEC))
             dec = DEFAULT_DEC + rng.uniform(-2.0, 2.0)
-            pointing = offset_by(ra, dec, rng.uniform(2.0, 12.0) / 60.0, rng.uniform(0, 360))
+            pointing = offset_deg(ra, dec, rng.uniform(2.0, 12.0) / 60.0, rng.uniform(0, 360))
             run_seed = seed * 10_000 + code * 1000 + index
             options = ["--ra", f"{ra:.6f}", "--dec", f"{dec:.6f}", "--rate", f"{CASES[case]}"]
             options += ["--pointing-ra", f"{pointing[0]:.6f}"]
             options += ["--pointing-dec", f"{pointing[1]:.6f}"]
             options += ["--roll", f"{rng.uniform(0.0, 360.0):.3f}", "--seed", str(run_seed)]
             if case == "two sources":
-                extra = offset_by(ra, dec, SEPARATION_ARCMIN / 60.0, rng.uniform(0.0, 360.0))
+                extra = offset_deg(ra, dec, SEPARATION_ARCMIN / 60.0, rng.uniform(0.0, 360.0))
                 options += ["--extra-source", f"{extra[0]:.6f},{extra[1]:.6f},{CASES[case]}"]
             jobs.append(Job(case, run_seed, tuple(options), str(work / f"{code}-{index:03d}")))
     return jobs
@@ -284,20 +273,6 @@ def plot(results: list[Result], path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
-
-
-@contextlib.contextmanager
-def embedded_caldb(work: Path) -> Any:
-    """A fresh embedded CalDB with the demonstration set, served; yields (url, token)."""
-    env = {**os.environ, "CALDB_INSTANCE_PATH": str(work / "instance")}
-    server = str(BIN / "caldb-server")
-    for command in (["init"], ["demo-data"]):
-        subprocess.run([server, *command], env=env, check=True, capture_output=True)
-    made = subprocess.run([server, "create-token", "--role", "reader", "--sub", "bench"],
-                          env=env, check=True, capture_output=True, text=True)  # fmt: skip
-    port = free_port()
-    with running([server, "serve", "--port", str(port)], env, port, work / "serve.log"):
-        yield f"http://127.0.0.1:{port}", made.stdout.strip()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -32,6 +32,8 @@ import numpy as np
 import requests
 from astropy.io import fits
 
+from pipeline_bricks.mxt.sky import separation_arcsec
+
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "demo-output"
 SWIFT_CIF = ROOT.parent / "shared" / "fixtures" / "heasarc" / "cif" / "swift_xrt_caldb.indx20160609"
@@ -195,13 +197,6 @@ def swift_example(url: str, env: dict[str, str]) -> None:
         time="12:00:00",
         expr="datamode.eq.PHOTON.and.grade.eq.G0:12.and.xrtvsub.eq.6",
     )
-
-
-def separation_arcsec(ra1: float, dec1: float, ra2: float, dec2: float) -> float:
-    """Angle between two directions [deg in, arcsec out] (haversine: exact at small angles)."""
-    a1, d1, a2, d2 = np.radians([ra1, dec1, ra2, dec2])
-    h = np.sin((d2 - d1) / 2) ** 2 + np.cos(d1) * np.cos(d2) * np.sin((a2 - a1) / 2) ** 2
-    return float(np.degrees(2 * np.arcsin(np.sqrt(h))) * 3600)
 
 
 def mxt_chain(url: str, env: dict[str, str]) -> None:

@@ -10,12 +10,20 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from astropy.coordinates import angular_separation
 from astropy.io import fits
 from astropy.wcs import WCS
 
 from pipeline_bricks.mxt.coordinates import Teldef
 
-__all__ = ["event_sky_wcs", "radec_to_sky", "sky_column_keywords", "sky_to_radec", "sky_wcs"]
+__all__ = [
+    "event_sky_wcs",
+    "radec_to_sky",
+    "separation_arcsec",
+    "sky_column_keywords",
+    "sky_to_radec",
+    "sky_wcs",
+]
 
 
 def sky_wcs(teldef: Teldef, ra_nom: float, dec_nom: float) -> WCS:
@@ -139,3 +147,14 @@ def event_sky_wcs(header: fits.Header, x_name: str = "X", y_name: str = "Y") -> 
     wcs.wcs.equinox = 2000.0
     wcs.wcs.set()
     return wcs
+
+
+def separation_arcsec(ra1: Any, dec1: Any, ra2: Any, dec2: Any) -> Any:
+    """Angle between directions ``(ra1, dec1)`` and ``(ra2, dec2)`` [deg in, arcsec out].
+
+    astropy's Vincenty formula: exact at every angle (not only small ones). A float for
+    scalar inputs, else an array.
+    """
+    radians = (np.radians(np.asarray(v, dtype=np.float64)) for v in (ra1, dec1, ra2, dec2))
+    angle = np.degrees(np.asarray(angular_separation(*radians))) * 3600.0
+    return float(angle) if angle.ndim == 0 else angle

@@ -18,6 +18,7 @@ from pipeline_bricks.mxt.detect import (
     sky_sources,
     srclist_hdus,
 )
+from pipeline_bricks.mxt.sky import separation_arcsec
 
 POINTING = (204.8665, 45.1204, 287.0)  # RA, Dec of +Z_sc and roll [deg]
 
@@ -25,12 +26,6 @@ POINTING = (204.8665, 45.1204, 287.0)  # RA, Dec of +Z_sc and roll [deg]
 @pytest.fixture(scope="module")
 def teldef(demo):
     return caldata.read_teldef(demo / "svmxt_teldef_20250601v001.fits", 0)  # with ALIGNM
-
-
-def separation_arcsec(ra1, dec1, ra2, dec2) -> float:
-    a1, d1, a2, d2 = np.radians([ra1, dec1, ra2, dec2])
-    cosine = np.sin(d1) * np.sin(d2) + np.cos(d1) * np.cos(d2) * np.cos(a1 - a2)
-    return float(np.degrees(np.arccos(np.clip(cosine, -1, 1))) * 3600)
 
 
 def source_at(detx: float, dety: float, r90: float = 2.0) -> Source:

@@ -17,16 +17,10 @@ import numpy as np
 import pytest
 
 from pipeline_bricks.cli import main
+from pipeline_bricks.mxt.sky import separation_arcsec
 from tests.pipeline.simulation import run_simulator, truth_of
 
 NORTH_5_ARCMIN = "204.8665,45.2037,1"  # 5' north of the default source (RA 204.8665, Dec 45.1204)
-
-
-def separation_arcsec(ra1: float, dec1: float, ra2: float, dec2: float) -> float:
-    """Angle between two directions [deg in, arcsec out] (haversine)."""
-    a1, d1, a2, d2 = np.radians([ra1, dec1, ra2, dec2])
-    h = np.sin((d2 - d1) / 2) ** 2 + np.cos(d1) * np.cos(d2) * np.sin((a2 - a1) / 2) ** 2
-    return float(np.degrees(2 * np.arcsin(np.sqrt(h))) * 3600)
 
 
 def reduce(out: Path, url: str, *options: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:

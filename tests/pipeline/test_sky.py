@@ -99,3 +99,14 @@ def test_sky_column_keywords() -> None:
         "TLMAX10": 512,
     }
     assert "TLMIN9" not in sk.sky_column_keywords(wcs, 9, 10)
+
+
+def test_separation_is_exact_at_small_and_large_angles() -> None:
+    separation_arcsec = sk.separation_arcsec
+    assert separation_arcsec(10.0, 0.0, 10.0, 1.0 / 3600.0) == pytest.approx(1.0, rel=1e-9)
+    # one arcsec of RA at Dec 60 is half an arcsec on the sky
+    assert separation_arcsec(10.0, 60.0, 10.0 + 1 / 3600, 60.0) == pytest.approx(0.5, rel=1e-6)
+    assert separation_arcsec(0.0, 0.0, 180.0, 0.0) == pytest.approx(180 * 3600.0)
+    both = separation_arcsec([0.0, 0.0], [0.0, 0.0], [0.0, 90.0], [0.0, 0.0])
+    assert both.tolist() == pytest.approx([0.0, 90 * 3600.0])
+    assert separation_arcsec(359.9999, 0.0, 0.0001, 0.0) == pytest.approx(0.72, rel=1e-6)
