@@ -108,9 +108,12 @@ def test_an_unusable_event_list_fails_clearly(demo_caldb, tmp_path, brick, drop,
         ({"energy_band_kev": "25"}, "energy_band_kev must be a pair of numbers"),  # not 2-5 keV
         ({"energy_band_kev": [5, 2]}, "energy_band_kev must be increasing"),
         ({"patterns": [0, True]}, "patterns must be a pair of numbers"),
+        ({"min_gti_s": "long"}, "parameter min_gti_s must be a number"),
+        ({"hot_pixel_probability": 0}, "parameter hot_pixel_probability must be a number"),
+        ({"seed": 1.5}, "parameter seed must be a whole number"),
     ],
 )
-def test_screen_refuses_malformed_pairs(demo_caldb, tmp_path, observation, parameters, message):
+def test_chain_refuses_malformed_parameters(demo_caldb, tmp_path, observation, parameters, message):
     status, document = run(tmp_path, "mxt-pipeline", demo_caldb, observation, parameters=parameters)
     assert status == "FAILED"
     assert message in document["messages"][-1]["text"]

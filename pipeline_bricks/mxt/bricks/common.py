@@ -24,6 +24,7 @@ __all__ = [
     "events_sky_wcs",
     "float_parameter",
     "int_parameter",
+    "json_number",
     "load_calibration",
     "load_events",
     "number_pair",
@@ -120,6 +121,14 @@ def observation_keywords(events: EventList) -> fits.Header:
     return header
 
 
+def json_number(value: object) -> float | None:
+    """``value`` as a finite number, or None: JSON numbers only (no text, no true/false)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        return None
+    number = float(value)
+    return number if np.isfinite(number) else None
+
+
 def float_parameter(
     context: BrickContext, name: str, default: float, *, minimum: float, maximum: float = np.inf
 ) -> float:
@@ -131,11 +140,8 @@ def float_parameter(
         If the value is not a finite number in range.
     """
     value = context.parameter(name, default)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = np.nan
-    if isinstance(value, bool) or not (np.isfinite(number) and minimum <= number <= maximum):
+    number = json_number(value)
+    if number is None or not minimum <= number <= maximum:
         bounds = f"[{minimum}, {maximum}]"
         raise BrickError(f"parameter {name} must be a number in {bounds}, not {value!r}")
     return number
@@ -152,12 +158,8 @@ def int_parameter(
         If the value is not a whole number in range (``2.5`` is refused, not truncated).
     """
     value = context.parameter(name, default)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = np.nan
-    whole = np.isfinite(number) and number == int(number) and not isinstance(value, bool)
-    if not (whole and minimum <= number <= maximum):
+    number = json_number(value)
+    if number is None or number != int(number) or not minimum <= number <= maximum:
         raise BrickError(
             f"parameter {name} must be a whole number in [{minimum}, {maximum}], not {value!r}"
         )
@@ -169,15 +171,10 @@ def number_pair(value: object) -> tuple[float, float] | None:
 
     A string is not a pair: ``"78"`` is not ``(7.0, 8.0)``; nor is a boolean a number.
     """
-    if isinstance(value, str | bytes) or not isinstance(value, list | tuple) or len(value) != 2:
+    if not isinstance(value, list | tuple) or len(value) != 2:
         return None
-    if any(isinstance(v, bool) for v in value):
-        return None
-    try:
-        first, second = (float(v) for v in value)
-    except (TypeError, ValueError):
-        return None
-    return (first, second) if np.isfinite(first) and np.isfinite(second) else None
+    first, second = (json_number(v) for v in value)
+    return None if first is None or second is None else (first, second)
 
 
 def events_sky_wcs(events: EventList) -> WCS:

@@ -8,6 +8,7 @@ from pipeline_bricks.framework.brick import Brick, BrickContext
 from pipeline_bricks.framework.errors import BrickError, NoData
 from pipeline_bricks.mxt import caldata
 from pipeline_bricks.mxt.bricks.common import (
+    int_parameter,
     load_calibration,
     load_events,
     observation_date,
@@ -54,7 +55,7 @@ class MxtCoordinates(Brick):
         teldef = load_calibration(context, "TELDEF", caldata.read_teldef, observation_date(events))
         ra_nom, dec_nom = _nominal_pointing(events)
         # In-pixel randomisation, reproducible: the seed is a parameter (default 0).
-        rng = np.random.default_rng(int(context.parameter("seed", 0)))
+        rng = np.random.default_rng(int_parameter(context, "seed", 0, minimum=0, maximum=2**63 - 1))
         detx, dety = raw_to_det(events.column("RAWX"), events.column("RAWY"), teldef, rng)
         ra_pnt, dec_pnt, roll = interpolate_attitude(
             events.column("TIME"), attitude.time, attitude.ra, attitude.dec, attitude.roll,

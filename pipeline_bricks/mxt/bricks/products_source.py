@@ -22,6 +22,7 @@ from pipeline_bricks.framework.errors import BrickError
 from pipeline_bricks.mxt import caldata
 from pipeline_bricks.mxt.bricks.common import (
     float_parameter,
+    json_number,
     load_calibration,
     number_pair,
     output_name,
@@ -64,12 +65,8 @@ def _radii(context: BrickContext) -> tuple[float, float, float]:
     """Source radius and background inner, outer radii [arcmin], checked."""
     source = context.parameter("source_radius_arcmin", 5.0)
     background = context.parameter("background_radii_arcmin", [10.0, 20.0])
-    pair = number_pair(background)
-    try:
-        r_source = np.nan if isinstance(source, bool) else float(source)
-    except (TypeError, ValueError):
-        r_source = np.nan
-    if pair is None or not np.isfinite(r_source):
+    pair, r_source = number_pair(background), json_number(source)
+    if pair is None or r_source is None:
         raise BrickError(
             "parameters source_radius_arcmin (a number) and background_radii_arcmin "
             f"(two numbers) are malformed: {source!r}, {background!r}"

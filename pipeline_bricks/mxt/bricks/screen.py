@@ -10,6 +10,7 @@ from pipeline_bricks.framework.brick import Brick, BrickContext
 from pipeline_bricks.framework.errors import BrickError, NoData
 from pipeline_bricks.mxt import caldata
 from pipeline_bricks.mxt.bricks.common import (
+    float_parameter,
     load_calibration,
     load_events,
     number_pair,
@@ -90,7 +91,7 @@ class MxtScreen(Brick):
             (events.gti_start, events.gti_stop),
             gti_from_attitude(
                 attitude.time, attitude.settled, attitude.in_saa,
-                min_length_s=float(context.parameter("min_gti_s", 1.0)),
+                min_length_s=float_parameter(context, "min_gti_s", 1.0, minimum=0.0),
             ),
         )  # fmt: skip
         if gti[0].size == 0:
@@ -100,7 +101,8 @@ class MxtScreen(Brick):
         good_time = in_gti(time, *gti)
         hot = find_hot_pixels(
             rawx[good_time], rawy[good_time], frame[good_time], n_frames,
-            float(context.parameter("hot_pixel_probability", 1e-7)), known_bad=bad,
+            float_parameter(context, "hot_pixel_probability", 1e-7, minimum=1e-300, maximum=0.5),
+            known_bad=bad,
         )  # fmt: skip
         keep, status = screen_events(
             time, rawx, rawy, events.column("PATTERN"), events.column("ENERGY"),
