@@ -126,6 +126,22 @@ def test_vignetting_follows_the_off_axis_angle(teldef: Teldef, vignet: Vignettin
     assert values[-1] / 100.0 == pytest.approx(1 - 0.1 * (theta[-1] / 30) ** 2, abs=0.01)
 
 
+def test_one_pass_gives_the_vignetted_and_the_live_map(teldef: Teldef, vignet: Vignetting) -> None:
+    wcs = sky_wcs(teldef, RA, DEC)
+    gti, attitude = ([0.0, 60.0], [40.0, 100.0]), steady(roll=20.0)
+    vignetted, live, header = im.exposure_maps(
+        gti, attitude, teldef, wcs, vignet=vignet, energy_kev=1.0
+    )
+    alone, _ = im.exposure_map(gti, attitude, teldef, wcs, vignet=vignet, energy_kev=1.0)
+    plain, _ = im.exposure_map(gti, attitude, teldef, wcs)
+    np.testing.assert_array_equal(vignetted, alone)
+    np.testing.assert_array_equal(live, plain)
+    assert live.max() == pytest.approx(80.0)
+    assert np.all(vignetted <= live)
+    assert vignetted.sum() < 0.99 * live.sum()
+    assert header["HDUCLAS2"] == "EXPOSURE"
+
+
 def test_attitude_steps_cut_each_gti() -> None:
     duration, ra, dec, roll = im.attitude_steps(([0.0, 100.0], [25.0, 104.0]), steady(), 10.0)
     np.testing.assert_allclose(duration, [25 / 3] * 3 + [4.0])

@@ -39,7 +39,7 @@ from pipeline_bricks.mxt.bricks.common import (
 from pipeline_bricks.mxt.bricks.products_source import ExtractionParameters, SourceProducts
 from pipeline_bricks.mxt.eventfile import EventList, read_attitude
 from pipeline_bricks.mxt.gti import gti_exposure
-from pipeline_bricks.mxt.products import exposure_map, sky_image
+from pipeline_bricks.mxt.products import exposure_maps, sky_image
 from pipeline_bricks.registry import register
 
 __all__ = ["MxtProducts", "Target"]
@@ -139,8 +139,7 @@ class MxtProducts(Brick):
             image, image_header = sky_image(events.column("X"), events.column("Y"), wcs, size)
             gti = (events.gti_start, events.gti_stop)
             pointing = (attitude.time, attitude.ra, attitude.dec, attitude.roll)
-            live_map, _ = exposure_map(gti, pointing, teldef, wcs, bad_mask=dead)
-            expo, expo_header = exposure_map(
+            expo, live_map, expo_header = exposure_maps(
                 gti, pointing, teldef, wcs, bad_mask=dead, vignet=vignet, energy_kev=energy_kev
             )
         except ValueError as error:

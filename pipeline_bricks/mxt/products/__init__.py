@@ -15,6 +15,7 @@ from pipeline_bricks.mxt.products.gaps import CAUSES, Gap, find_gaps
 from pipeline_bricks.mxt.products.image import (
     attitude_steps,
     exposure_map,
+    exposure_maps,
     image_header,
     sky_image,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "bayesian_block_bins",
     "constant_snr_bins",
     "exposure_map",
+    "exposure_maps",
     "find_gaps",
     "image_header",
     "pha_spectrum",

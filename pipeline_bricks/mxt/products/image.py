@@ -53,7 +53,7 @@ from pipeline_bricks.mxt.gti import gti_steps
 from pipeline_bricks.mxt.products._common import checked_gti
 from pipeline_bricks.mxt.sky import radec_to_sky, sky_to_radec
 
-__all__ = ["attitude_steps", "exposure_map", "image_header", "sky_image"]
+__all__ = ["attitude_steps", "exposure_map", "exposure_maps", "image_header", "sky_image"]
 
 DEFAULT_STEP_S = 10.0
 DEFAULT_ATTITUDE_BIN_ARCSEC = 2.0
@@ -243,7 +243,7 @@ def _checked_mask(bad_mask: Any, teldef: Teldef) -> np.ndarray:
     return mask
 
 
-def exposure_map(
+def exposure_maps(
     gti: tuple[Any, Any],
     attitude: Sequence[Any],
     teldef: Teldef,
@@ -256,7 +256,10 @@ def exposure_map(
     attitude_bin_arcsec: float = DEFAULT_ATTITUDE_BIN_ARCSEC,
     oversample: int = 1,
 ) -> tuple[np.ndarray, fits.Header]:
-    """Exposure [s] per SKY pixel, vignetting and dead pixels included (module doc).
+    """Exposure [s] per SKY pixel with and without vignetting, in one pass (module doc).
+
+    The map without vignetting (dead pixels, CCD edges and attitude only) is the one that
+    weights extraction areas (``regions.backscal``); the vignetted one is the product.
 
     Parameters
     ----------
@@ -287,8 +290,9 @@ def exposure_map(
 
     Returns
     -------
-    exposure : numpy.ndarray
-        float32 ``[Y - 1, X - 1]``, shape ``(SKY_YSIZ, SKY_XSIZ)`` [s].
+    exposure, live : numpy.ndarray
+        float32 ``[Y - 1, X - 1]``, shape ``(SKY_YSIZ, SKY_XSIZ)`` [s]: with the vignetting
+        of ``vignet`` (equal to ``live`` without one), and without.
     header : astropy.io.fits.Header
         :func:`image_header` of kind ``'exposure'``.
 
@@ -310,10 +314,11 @@ def exposure_map(
         attitude_steps(gti, attitude, step_s), teldef, attitude_bin_arcsec
     )
     nx, ny = _checked_size((teldef.sky_xsiz, teldef.sky_ysiz))
-    exposure = np.zeros((ny, nx), dtype=np.float64)
+    header = image_header(wcs, "exposure")
     box = _footprint_box(teldef, wcs, (ra, dec, roll), (nx, ny))
     if box is None:
-        return exposure.astype(np.float32), image_header(wcs, "exposure")
+        empty = np.zeros((ny, nx), dtype=np.float32)
+        return empty, empty.copy(), header
     rows, columns = box
     offsets = (np.arange(n_sub) + 0.5) / n_sub - 0.5  # sub-pixel centres
     y = (np.arange(rows.start, rows.stop)[:, None] + 1 + offsets[None, :]).ravel()
@@ -327,6 +332,7 @@ def exposure_map(
     scale_x = sign * teldef.focallen / teldef.det_xscl
     scale_y = sign * teldef.focallen / teldef.det_yscl
     total = np.zeros(u_cel.shape[0], dtype=np.float64)
+    total_live = np.zeros(u_cel.shape[0], dtype=np.float64)
     matrices = attitude_matrices(ra, dec, roll) @ teldef.alignm  # (A ALIGNM) per step
     for step in range(duration.size):
         u_inst = u_cel @ matrices[step]  # row form of (A ALIGNM)^T u_cel
@@ -338,10 +344,29 @@ def exposure_map(
         on = np.flatnonzero(on_ccd)
         pixel = (rawy[on] - teldef.rawypix1) * teldef.raw_xsiz + rawx[on] - teldef.rawxpix1
         weight = duration[step] * live_pixel[pixel]
+        total_live[on] += weight
         if vignet is not None:
             weight *= vignet.at(off_axis_angle(detx[on], dety[on], teldef), energy_kev)
         total[on] += weight
     n_rows, n_columns = rows.stop - rows.start, columns.stop - columns.start
-    sub = total.reshape(n_rows, n_sub, n_columns, n_sub).mean(axis=(1, 3))
-    exposure[rows, columns] = sub
-    return exposure.astype(np.float32), image_header(wcs, "exposure")
+    maps = []
+    for values in (total, total_live):
+        image = np.zeros((ny, nx), dtype=np.float64)
+        image[rows, columns] = values.reshape(n_rows, n_sub, n_columns, n_sub).mean(axis=(1, 3))
+        maps.append(image.astype(np.float32))
+    return maps[0], maps[1], header
+
+
+def exposure_map(
+    gti: tuple[Any, Any],
+    attitude: Sequence[Any],
+    teldef: Teldef,
+    wcs: WCS,
+    **options: Any,
+) -> tuple[np.ndarray, fits.Header]:
+    """The exposure map of :func:`exposure_maps` (vignetted when ``vignet`` is given).
+
+    Same arguments and errors; returns the map [s] and its header.
+    """
+    exposure, _, header = exposure_maps(gti, attitude, teldef, wcs, **options)
+    return exposure, header
