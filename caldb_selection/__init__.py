@@ -14,8 +14,10 @@ from caldb_selection.boundaries import (
 from caldb_selection.expression import ANY, Expression, ExpressionError, parse_expression
 from caldb_selection.select import Candidate, Query, Reason, Rejection, Selection, select
 from caldb_selection.timespec import (
+    AS_OF_PATTERN,
     TimeSpecError,
     normalise_validity_date,
+    parse_as_of,
     parse_time_of_day,
     ref_time,
     requested_mjd,
@@ -23,6 +25,7 @@ from caldb_selection.timespec import (
 
 __all__ = [
     "ANY",
+    "AS_OF_PATTERN",
     "Boundary",
     "BoundaryError",
     "Candidate",
@@ -36,6 +39,7 @@ __all__ = [
     "boundaries_overlap",
     "format_boundary",
     "normalise_validity_date",
+    "parse_as_of",
     "parse_boundary",
     "parse_expression",
     "parse_time_of_day",

@@ -14,15 +14,34 @@ or a minus sign is numeric and must parse as such; in a range the first ``:`` se
 bounds, otherwise the first ``-`` after the first character (not part of an exponent).
 Numbers are compared in single precision (REAL*4), as the Fortran reference does.
 Units are kept but never take part in a decision.
+
+Two readings, one meaning:
+
+- the **strict** grammar above (the default) checks new uploads: one spelling per value,
+  no blanks inside a value, ``low <= high``;
+- the **lenient** reading (``lenient=True``) reads what HEASoft tools wrote -- imported
+  indexes and every stored row at selection time -- with HEASoft's own rules
+  (:mod:`caldb_selection.heasoft`): ``RAWX(0- 31)``, ``ENERG(1.0E-1-1.2d1)keV``... It
+  accepts everything the strict grammar accepts, with the same meaning.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import struct
-from dataclasses import dataclass
 from functools import lru_cache
+
+from caldb_selection.descriptors import (
+    NONE,
+    Boundary,
+    BoundaryError,
+    Descriptor,
+    Interval,
+    Number,
+    Text,
+    real4,
+)
+from caldb_selection.heasoft import read_boundary, read_descriptor
 
 __all__ = [
     "NONE",
@@ -39,8 +58,6 @@ __all__ = [
     "parse_descriptor",
 ]
 
-NONE = "NONE"
-
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?", re.ASCII)
 _NUMERIC_START = frozenset("0123456789.-")
@@ -48,79 +65,15 @@ _NUMERIC_START = frozenset("0123456789.-")
 _TEXT_FORBIDDEN = frozenset('(),"')
 
 
-class BoundaryError(ValueError):
-    """A calibration boundary or descriptor that does not follow the grammar."""
-
-
 def _is_bare_text(text: str) -> bool:
     """Printable ASCII without blanks, quotes, commas or parentheses (FITS header text)."""
     return all("!" <= char <= "~" for char in text) and not _TEXT_FORBIDDEN.intersection(text)
 
 
-def _real4(value: float) -> float:
-    """Round to IEEE single precision: the Fortran reference compares REAL*4 values."""
-    return struct.unpack("f", struct.pack("f", value))[0]
-
-
-@dataclass(frozen=True, slots=True)
-class Text:
-    """A text descriptor, compared without regard to case."""
-
-    value: str
-
-    def __str__(self) -> str:
-        return self.value
-
-
-@dataclass(frozen=True, slots=True)
-class Number:
-    """A single numeric value (single precision)."""
-
-    value: float
-
-    def __str__(self) -> str:
-        return _format_number(self.value)
-
-
-@dataclass(frozen=True, slots=True)
-class Interval:
-    """A closed numeric range ``[low, high]`` (single precision)."""
-
-    low: float
-    high: float
-
-    def __str__(self) -> str:
-        return f"{_format_number(self.low)}:{_format_number(self.high)}"
-
-
-Descriptor = Text | Number | Interval
-
-
-@dataclass(frozen=True, slots=True)
-class Boundary:
-    """One parsed boundary: ``name(descriptors)units``; ``name`` is upper case."""
-
-    name: str
-    descriptors: tuple[Descriptor, ...]
-    units: str = ""
-
-
-def _format_number(value: float) -> str:
-    """Shortest decimal text that reads back as the same single-precision value."""
-    for digits in range(1, 10):
-        text = f"{value:.{digits}g}"
-        if _real4(float(text)) == value:
-            return text
-    return repr(value)
-
-
 def _parse_number(token: str, original: str) -> float:
     if not _NUMBER.fullmatch(token):
         raise BoundaryError(f"{original!r}: {token!r} is not a number")
-    try:
-        value = _real4(float(token))
-    except OverflowError:
-        value = math.inf
+    value = real4(float(token))
     if not math.isfinite(value):
         raise BoundaryError(f"{original!r}: {token!r} is outside the single-precision range")
     return value
@@ -137,13 +90,15 @@ def _split_range(token: str) -> tuple[str, str] | None:
     return None
 
 
-def parse_descriptor(token: str) -> Descriptor:
+def parse_descriptor(token: str, *, lenient: bool = False) -> Descriptor:
     """Parse one value descriptor (also used for the value of an expression term).
 
     Parameters
     ----------
     token : str
         Descriptor text, e.g. ``"PI"`` (quoted), ``0.1-12.0``, ``6`` or ``G0:12``.
+    lenient : bool
+        Read it as HEASoft does (``0- 31``, ``1.2d1``...) instead of the strict grammar.
 
     Returns
     -------
@@ -155,6 +110,8 @@ def parse_descriptor(token: str) -> Descriptor:
     BoundaryError
         If the token is empty, badly quoted, or numeric-looking but not a number or range.
     """
+    if lenient:
+        return read_descriptor(token)
     token = token.strip()
     if not token:
         raise BoundaryError("empty value")
@@ -196,13 +153,16 @@ def _split_descriptors(body: str, original: str) -> list[str]:
 
 
 @lru_cache(maxsize=65536)
-def parse_boundary(text: str) -> Boundary | None:
+def parse_boundary(text: str, *, lenient: bool = False) -> Boundary | None:
     """Parse a CBD string; ``NONE`` (any case, surrounding blanks ignored) gives None.
 
     Parameters
     ----------
     text : str
         The boundary, e.g. ``ENERG(0.1-12.0)keV`` or ``DATAMODE(PHOTON,WINDOWED)``.
+    lenient : bool
+        Read it as HEASoft does (for indexes HEASoft tools wrote, and stored rows) instead
+        of checking it against the strict grammar (for new uploads).
 
     Returns
     -------
@@ -212,8 +172,11 @@ def parse_boundary(text: str) -> Boundary | None:
     Raises
     ------
     BoundaryError
-        If ``text`` does not follow the grammar of the module docstring.
+        If ``text`` does not follow the grammar of the module docstring (strict), or
+        HEASoft could not read it either (lenient).
     """
+    if lenient:
+        return read_boundary(text)
     stripped = text.strip()
     if stripped.upper() == NONE:
         return None
@@ -260,7 +223,10 @@ def descriptors_overlap(first: Descriptor, second: Descriptor) -> bool:
     """Whether two descriptors admit a common value.
 
     Text only meets text (case-insensitive equality); numbers and ranges meet when their
-    closed intervals intersect. Text never meets a number.
+    closed intervals intersect. Text never meets a number. ``first`` is the requested side
+    (HEASoft's ``cbdcom`` first argument): a range of ``second`` meets a range of ``first``
+    when either of its ends is above ``first``'s low end and either is below its high end
+    (``cbdcrg``), which only differs from plain intersection for an inverted ``second``.
     """
     if isinstance(first, Text) or isinstance(second, Text):
         return (
@@ -270,6 +236,8 @@ def descriptors_overlap(first: Descriptor, second: Descriptor) -> bool:
         )
     low_a, high_a = _as_interval(first)
     low_b, high_b = _as_interval(second)
+    if isinstance(first, Interval) and isinstance(second, Interval):
+        low_b, high_b = min(low_b, high_b), max(low_b, high_b)
     return low_a <= high_b and low_b <= high_a
 
 
@@ -279,9 +247,10 @@ def boundaries_overlap(first: tuple[str, ...], second: tuple[str, ...]) -> bool:
     A dataset whose boundaries are all NONE is valid everywhere and overlaps anything.
     A parameter constrained by only one side does not separate them. For a parameter
     constrained by both, every pair of same-name boundaries must share a value.
+    Boundaries are read leniently: either side may be a row imported from a HEASoft index.
     """
-    parsed_a = [b for b in map(parse_boundary, first) if b is not None]
-    parsed_b = [b for b in map(parse_boundary, second) if b is not None]
+    parsed_a = [b for b in (parse_boundary(t, lenient=True) for t in first) if b is not None]
+    parsed_b = [b for b in (parse_boundary(t, lenient=True) for t in second) if b is not None]
     for a in parsed_a:
         for b in parsed_b:
             if a.name == b.name and not any(

@@ -17,6 +17,11 @@ A term is checked against the nine boundaries of a dataset with the Fortran sema
 
 Unlike the Fortran code, a parameter repeated in two boundary slots is not an automatic
 failure (a counting quirk of ``cbdcma``): each slot must then be met.
+
+A dataset's boundaries are read as HEASoft reads them (``parse_boundary(lenient=True)``):
+rows may come from an imported index. A requested value follows the strict grammar, so
+that a mistyped request gets an error rather than HEASoft's silent reading of it, except
+that numbers may use a Fortran exponent as in quzcif (``energ.eq.1.5d0``).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from caldb_selection.boundaries import (
     parse_boundary,
     parse_descriptor,
 )
+from caldb_selection.heasoft import fortran_exponents
 
 __all__ = [
     "ANY",
@@ -127,8 +133,8 @@ class Expression:
         """The first term that rules a dataset out, or None if the dataset is selected.
 
         With ``.or.``, the reported term is the first failing term of the last alternative.
-        Boundaries of the dataset that cannot be parsed are ignored, as HEASoft does at
-        selection time (ingestion refuses them).
+        Boundaries of the dataset that even HEASoft's reading cannot read are ignored
+        (ingestion and import refuse them).
         """
         if not self.alternatives:
             return None
@@ -150,7 +156,7 @@ def _parse_row_boundaries(cbds: tuple[str, ...]) -> tuple[Boundary, ...]:
     parsed = []
     for cbd in cbds:
         try:
-            boundary = parse_boundary(cbd)
+            boundary = parse_boundary(cbd, lenient=True)
         except BoundaryError:
             continue
         if boundary is not None:
@@ -167,7 +173,7 @@ def _parse_term(text: str, expression: str) -> Term:
         )
     name, op, raw_value = match.group(1).upper(), match.group(2).upper(), match.group(3)
     try:
-        value = parse_descriptor(raw_value)
+        value = parse_descriptor(fortran_exponents(raw_value))
     except BoundaryError as error:
         raise ExpressionError(f"{expression!r}: {error}") from None
     if op != "EQ" and not isinstance(value, Number):

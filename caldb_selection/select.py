@@ -143,9 +143,9 @@ def _static_mismatch(row: Candidate, query: Query) -> Reason | None:
 
 
 def _boundary_name(cbd: str) -> str | None:
-    """The parameter of a boundary; None for NONE or (as in selection) an unparsable one."""
+    """The parameter of a boundary; None for NONE or (as in selection) an unreadable one."""
     try:
-        boundary = parse_boundary(cbd)
+        boundary = parse_boundary(cbd, lenient=True)
     except BoundaryError:
         return None
     return None if boundary is None else boundary.name

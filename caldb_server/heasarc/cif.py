@@ -27,6 +27,7 @@ __all__ = [
     "CIF_COLUMNS",
     "CifFormatError",
     "CifIndex",
+    "CifProblem",
     "CifRow",
     "read_cif",
     "write_cif",
@@ -62,8 +63,21 @@ _TFORM_STRING = re.compile(r"([0-9]*)A([0-9]*)")
 _Destination = str | os.PathLike[str] | BinaryIO
 
 
+@dataclass(frozen=True, slots=True)
+class CifProblem:
+    """A value of one row that cannot be read; ``row`` counts from 1, as fv shows it."""
+
+    row: int
+    column: str
+    reason: str
+
+
 class CifFormatError(ValueError):
-    """The file is not a readable Calibration Index File."""
+    """The file is not a readable CIF; ``problems`` lists each unreadable value, if any."""
+
+    def __init__(self, message: str, problems: Sequence[CifProblem] = ()) -> None:
+        super().__init__(message)
+        self.problems = tuple(problems)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,12 +122,14 @@ class CifIndex:
     """The content of a CIF: its rows in file order and its version keywords.
 
     ``cifversn`` and ``caldbver`` are the header values without surrounding blanks
-    (e.g. ``'1.1'``, ``'20160609'``), or None when the keyword is absent.
+    (e.g. ``'1.1'``, ``'20160609'``), or None when the keyword is absent. ``problems``
+    lists the values that could not be read (only with ``read_cif(keep_going=True)``).
     """
 
     rows: list[CifRow]
     cifversn: str | None
     caldbver: str | None
+    problems: tuple[CifProblem, ...] = ()
 
 
 _FIELDS = tuple(name.lower() for name, _ in CIF_COLUMNS)
@@ -196,13 +212,25 @@ def _table_header(row_count: int, caldbver: str) -> fits.Header:
     return fits.Header(cards)
 
 
-def read_cif(source: _Destination) -> CifIndex:
+def read_cif(source: _Destination, *, keep_going: bool = False) -> CifIndex:
     """Read a CIF (also gzip-compressed, legacy ``8A`` dates, columns in any order).
+
+    Values are read as HEASoft's CFITSIO calls read them: text without trailing blanks,
+    integers from any numeric column (truncated), ``CAL_CBD`` as ``rAw`` or with a ``TDIM``.
+
+    Parameters
+    ----------
+    source
+        A path or a binary stream.
+    keep_going : bool
+        Replace values that cannot be read (not ASCII, NaN for an integer) by a stand-in
+        and list them in ``CifIndex.problems``, so that every problem can be reported.
 
     Raises
     ------
     CifFormatError
-        If ``source`` is not FITS, has no CIF table, or lacks a CIF column.
+        If ``source`` is not FITS, has no CIF table, lacks a CIF column, or (without
+        ``keep_going``) holds values that cannot be read; then ``problems`` lists them all.
     """
     try:
         hdulist = fits.open(own_stream(source), character_as_bytes=True)
@@ -210,13 +238,21 @@ def read_cif(source: _Destination) -> CifIndex:
         raise
     except OSError as exc:  # astropy's "Empty or corrupt FITS file" and friends
         raise CifFormatError(f"{_describe(source)} is not a FITS file: {exc}") from exc
+    problems: list[CifProblem] = []
     with hdulist:
         table = _cif_table(hdulist, source)
-        values = [_read_column(table, name, tform) for name, tform in CIF_COLUMNS]
+        values = [_read_column(table, name, tform, problems) for name, tform in CIF_COLUMNS]
         rows = [CifRow(*row) for row in zip(*values, strict=True)]
-        return CifIndex(
-            rows, _header_text(table.header, "CIFVERSN"), _header_text(table.header, "CALDBVER")
+        header = table.header
+    problems.sort(key=attrgetter("row"))
+    if problems and not keep_going:
+        raise CifFormatError(
+            f"{_describe(source)} has {len(problems)} unreadable value(s), the first in row "
+            f"{problems[0].row}: {problems[0].reason}",
+            problems,
         )
+    cifversn, caldbver = _header_text(header, "CIFVERSN"), _header_text(header, "CALDBVER")
+    return CifIndex(rows, cifversn, caldbver, tuple(problems))
 
 
 def _column_array(name: str, tform: str, rows: Sequence[CifRow], field: str) -> np.ndarray:
@@ -300,40 +336,71 @@ def _cif_table(hdulist: fits.HDUList, source: object) -> fits.BinTableHDU:
     return table
 
 
-def _read_column(table: fits.BinTableHDU, name: str, tform: str) -> list:
+def _read_column(
+    table: fits.BinTableHDU, name: str, tform: str, problems: list[CifProblem]
+) -> list:
     """Return one column as Python values (strings without trailing blanks)."""
     raw = np.asarray(table.data.field(name))
     numeric = tform in ("I", "D")
     if raw.dtype.kind not in ("iuf" if numeric else "S"):
         raise CifFormatError(f"column {name} has the unexpected type {raw.dtype}")
-    if numeric:
-        return raw.tolist()
+    if tform == "D":
+        return raw.astype(float).tolist()
+    if tform == "I":
+        return _read_integers(raw, name, problems)
     if name == "CAL_CBD":
-        return _read_cbd(raw, table.columns[name].format)
-    return _decode(np.strings.rstrip(raw, b" "), name).tolist()
+        return _read_cbd(raw, table.columns[name].format, problems)
+    return _decode(np.strings.rstrip(raw, b" "), name, problems).tolist()
 
 
-def _read_cbd(raw: np.ndarray, tform: str) -> list[tuple[str, ...]]:
+def _read_integers(raw: np.ndarray, name: str, problems: list[CifProblem]) -> list[int]:
+    """Integers as CFITSIO's ``ftgcvj`` reads any numeric column: floats truncated."""
+    if raw.dtype.kind != "f":
+        return raw.tolist()
+    readable = np.isfinite(raw) & (np.abs(raw) < 2.0**31)
+    for row in np.flatnonzero(~readable):
+        problems.append(
+            CifProblem(int(row) + 1, name, f"{name} {float(raw[row])!r} is not an integer")
+        )
+    return np.trunc(np.where(readable, raw, 0)).astype(int).tolist()
+
+
+def _read_cbd(raw: np.ndarray, tform: str, problems: list[CifProblem]) -> list[tuple[str, ...]]:
     """Split the CAL_CBD field of each row into 9 boundary strings, unused ones 'NONE'."""
-    match = _TFORM_STRING.fullmatch(str(tform).strip())
-    repeat = int(match[1] or 1) if match else 0
-    width = int(match[2] or CBD_WIDTH) if match else 0  # CFITSIO: repeat/width slots
-    count = repeat // width if width else 0
-    if not count or repeat % width or count > CBD_SLOTS or repeat != raw.dtype.itemsize:
-        raise CifFormatError(f"CAL_CBD has TFORM {tform!r}, expected up to 9 slots like 630A70")
-    # The field sits NUL-padded in memory whatever astropy strips, so it slices exactly.
-    slots = np.ascontiguousarray(raw).view(f"S{width}").reshape(-1, count)
+    if raw.ndim == 2:  # TFORM 630A with TDIM (70,9): astropy already made the slots
+        slots, count = raw, raw.shape[1]
+    else:
+        match = _TFORM_STRING.fullmatch(str(tform).strip())
+        repeat = int(match[1] or 1) if match else 0
+        width = int(match[2] or CBD_WIDTH) if match else 0  # CFITSIO: repeat/width slots
+        count = repeat // width if width else 0
+        if not count or repeat % width or repeat != raw.dtype.itemsize:
+            raise CifFormatError(f"CAL_CBD has TFORM {tform!r}, expected 9 slots like 630A70")
+        # The field sits NUL-padded in memory whatever astropy strips, so it slices exactly.
+        slots = np.ascontiguousarray(raw).view(f"S{width}").reshape(-1, count)
+    # HEASoft reads 9 slots (ftgcvs, elements 1 to 9): more are never looked at.
+    slots, count = slots[:, :CBD_SLOTS], min(count, CBD_SLOTS)
     slots = np.strings.rstrip(slots, b" ")
     slots = np.where(slots == b"", b"NONE", slots)
     padding = ("NONE",) * (CBD_SLOTS - count)
-    return [(*row, *padding) for row in _decode(slots, "CAL_CBD").tolist()]
+    return [(*row, *padding) for row in _decode(slots, "CAL_CBD", problems).tolist()]
 
 
-def _decode(raw: np.ndarray, name: str) -> np.ndarray:
+def _decode(raw: np.ndarray, name: str, problems: list[CifProblem]) -> np.ndarray:
+    """Decode as ASCII; a value that is not ASCII is escaped and reported with its row."""
     try:
         return raw.astype(f"U{raw.dtype.itemsize}")  # numpy decodes strictly as ASCII
-    except UnicodeDecodeError as exc:
-        raise CifFormatError(f"column {name} holds non-ASCII bytes: {exc}") from exc
+    except UnicodeDecodeError:
+        pass
+    decoded = np.empty(raw.shape, dtype=object)
+    for index, value in np.ndenumerate(raw):
+        try:
+            decoded[index] = value.decode("ascii")
+        except UnicodeDecodeError:
+            decoded[index] = value.decode("ascii", errors="backslashreplace")
+            reason = f"{name} {bytes(value)!r} holds bytes that are not ASCII"
+            problems.append(CifProblem(index[0] + 1, name, reason))
+    return decoded
 
 
 def _header_text(header: fits.Header, keyword: str) -> str | None:

@@ -1,10 +1,15 @@
 """Importing an existing HEASARC index (``caldb.indx``) of any mission.
 
 Rows keep their CIF values (CAL_QUAL, CAL_DATE, REF_TIME) and order, so the imported
-index answers exactly as the original. Files are optional: with ``files_root`` (a
-``$CALDB``-like tree, or a flat directory) each file found is copied in and hashed; the
-others become metadata-only datasets, searchable but without bytes. Re-importing is
-idempotent, and a later import with the files attaches them to metadata-only rows.
+index answers exactly as the original. Values are read as HEASoft reads them (the lenient
+reading of :mod:`caldb_selection`), not with the strict grammar of new uploads: a
+``RAWX(0- 31)`` that quzcif accepts is imported, with quzcif's meaning, and noted. Every
+row that cannot be imported is reported, with its number as fv shows it (from 1).
+
+Files are optional: with ``files_root`` (a ``$CALDB``-like tree, or a flat directory) each
+file found is copied in and hashed; the others become metadata-only datasets, searchable
+but without bytes. Re-importing is idempotent, and a later import with the files attaches
+them to metadata-only rows.
 """
 
 from __future__ import annotations
@@ -12,9 +17,13 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import math
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,23 +31,27 @@ from sqlalchemy.orm import Session
 from caldb_selection import (
     BoundaryError,
     TimeSpecError,
+    format_boundary,
     normalise_validity_date,
     parse_boundary,
+    parse_time_of_day,
     ref_time,
 )
+from caldb_selection.heasoft import blank_led_numbers
 from caldb_server import storage
 from caldb_server.catalogue.indexes import index_dir_of, lock_index, record_change
 from caldb_server.catalogue.models import CalibrationFile, Dataset
 from caldb_server.catalogue.quality import change_quality
 from caldb_server.db import utcnow
 from caldb_server.errors import ValidationFailed
-from caldb_server.heasarc.cif import CifRow, read_cif
+from caldb_server.heasarc.cif import CBD_WIDTH, CIF_COLUMNS, CifProblem, CifRow, read_cif
 
 __all__ = ["ImportReport", "import_cif"]
 
 # A REF_TIME may be written by other software with another rounding: 0.1 s is plenty.
 REF_TIME_TOLERANCE_DAYS = 1e-6
 _NAMES = ("telescop", "instrume", "detnam", "filter", "cal_cnam")
+_PRINTABLE = re.compile(r"[ -~]*", re.ASCII)
 
 
 @dataclass
@@ -51,6 +64,8 @@ class ImportReport:
     quality_changes: int = 0
     files_stored: int = 0
     files_metadata_only: list[str] = field(default_factory=list)
+    #: Rows that only HEASoft's reading accepts, and how they were read ("row N: ...").
+    notes: list[str] = field(default_factory=list)
 
 
 def _path_problems(row: CifRow) -> list[str]:
@@ -67,7 +82,7 @@ def _path_problems(row: CifRow) -> list[str]:
 
 def _time_problems(row: CifRow) -> list[str]:
     try:
-        expected = ref_time(normalise_validity_date(row.cal_vsd)[0], row.cal_vst)
+        expected = ref_time(row.cal_vsd, row.cal_vst, lenient=True)
     except TimeSpecError as error:
         return [f"CAL_VSD/CAL_VST: {error}"]
     if not math.isfinite(row.ref_time) or abs(row.ref_time - expected) > REF_TIME_TOLERANCE_DAYS:
@@ -77,16 +92,65 @@ def _time_problems(row: CifRow) -> list[str]:
     return []
 
 
-def _row_problems(position: int, row: CifRow) -> list[dict[str, object]]:
-    reasons = _path_problems(row) + _time_problems(row)
+def _column_problems(row: CifRow) -> list[str]:
+    """Values a HEASARC CIF cannot hold: the index must stay exportable (and storable)."""
+    reasons = []
+    for name, tform in CIF_COLUMNS:
+        value = getattr(row, name.lower())
+        if tform == "I" and not -32768 <= value <= 32767:
+            reasons.append(f"{name} {value} does not fit a 16-bit integer")
+        if tform in ("I", "D"):
+            continue
+        width = CBD_WIDTH if name == "CAL_CBD" else int(tform.removesuffix("A"))
+        for text in value if name == "CAL_CBD" else (value,):
+            if len(text) > width:
+                reasons.append(f"{name} {text!r} is longer than the CIF column ({width})")
+            elif not _PRINTABLE.fullmatch(text):
+                reasons.append(f"{name} {text!r} holds a character that is not printable ASCII")
+    return reasons
+
+
+def _strictly(parse: Callable[[str], object], text: str) -> bool:
+    """Whether the strict reading (that of new uploads) accepts ``text`` too."""
+    try:
+        parse(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _lenient_notes(row: CifRow) -> list[str]:
+    """How values that only HEASoft's reading accepts were read (the others need no note)."""
+    notes = []
+    for cbd in row.cal_cbd:
+        meaning = format_boundary(parse_boundary(cbd, lenient=True))
+        if not _strictly(parse_boundary, cbd):
+            notes.append(f"CAL_CBD {cbd!r} read as HEASoft reads it: {meaning}")
+        if texts := blank_led_numbers(cbd):
+            notes.append(
+                f"CAL_CBD {cbd!r} read as {meaning}, but quzcif reads "
+                f"{', '.join(map(repr, texts))} as text (a blank comes first): "
+                "no requested number matches it there"
+            )
+    if not _strictly(normalise_validity_date, row.cal_vsd):
+        meaning = normalise_validity_date(row.cal_vsd, lenient=True)[0]
+        notes.append(f"CAL_VSD {row.cal_vsd!r} read as HEASoft reads it: {meaning}")
+    if not _strictly(parse_time_of_day, row.cal_vst):
+        seconds = parse_time_of_day(row.cal_vst, lenient=True)
+        notes.append(f"CAL_VST {row.cal_vst!r} read as HEASoft reads it: {seconds:g} s")
+    return notes
+
+
+def _row_problems(row: CifRow) -> list[str]:
+    reasons = _path_problems(row) + _time_problems(row) + _column_problems(row)
     if row.cal_xno < 0:
         reasons.append(f"CAL_XNO {row.cal_xno} is negative")
     for cbd in row.cal_cbd:
         try:
-            parse_boundary(cbd)
+            parse_boundary(cbd, lenient=True)
         except BoundaryError as error:
             reasons.append(f"CAL_CBD: {error}")
-    return [{"row": position, "reason": reason} for reason in reasons]
+    return reasons
 
 
 def _index_problems(rows: list[CifRow]) -> list[dict[str, object]]:
@@ -110,15 +174,26 @@ def _index_problems(rows: list[CifRow]) -> list[dict[str, object]]:
     return problems
 
 
-def _validate(rows: list[CifRow]) -> None:
-    problems = [
-        p for position, row in enumerate(rows, start=1) for p in _row_problems(position, row)
+def _validate(rows: list[CifRow], unreadable: tuple[CifProblem, ...]) -> list[str]:
+    """Check every row; refuse the whole index listing each problem, or return the notes."""
+    problems: list[dict[str, Any]] = [
+        {"row": problem.row, "reason": problem.reason} for problem in unreadable
     ]
+    notes = []
+    for position, row in enumerate(rows, start=1):  # fv numbers rows from 1
+        reasons = _row_problems(row)
+        problems += [{"row": position, "reason": reason} for reason in reasons]
+        if not reasons:
+            notes += [f"row {position}: {note}" for note in _lenient_notes(row)]
+    problems.sort(key=itemgetter("row"))
     problems += _index_problems(rows)
     if problems:
+        bad_rows = len({problem["row"] for problem in problems if "row" in problem})
         raise ValidationFailed(
-            f"the index cannot be imported: {len(problems)} problem(s)", errors=problems
+            f"the index cannot be imported: {len(problems)} problem(s) in {bad_rows} row(s)",
+            errors=problems,
         )
+    return notes
 
 
 def _normalised(row: CifRow) -> CifRow:
@@ -194,7 +269,7 @@ def _dataset(stored: CalibrationFile, row: CifRow, actor: str, now: datetime) ->
     for name in ("cal_dir", "cal_file"):
         del values[name]
     values["cal_cbd"] = list(row.cal_cbd)
-    values["cal_vsd"] = normalise_validity_date(row.cal_vsd)[0]
+    values["cal_vsd"] = normalise_validity_date(row.cal_vsd, lenient=True)[0]
     return Dataset(file=stored, indexed_by=actor, indexed_at=now, **values)
 
 
@@ -235,12 +310,13 @@ def import_cif(
     CifFormatError
         If the file is not a CIF.
     ValidationFailed
-        If a row has an unsafe path, a bad date or boundary, or an index would mix missions.
+        If a row has an unsafe path, an unreadable value, a date or boundary HEASoft could
+        not read either, or an index would mix missions; ``errors`` lists every problem
+        of every row, with the row number (from 1, as fv shows it).
     """
-    index = read_cif(cif_path)
+    index = read_cif(cif_path, keep_going=True)
     rows = [_normalised(row) for row in index.rows]
-    _validate(rows)
-    report = ImportReport(rows_read=len(rows))
+    report = ImportReport(rows_read=len(rows), notes=_validate(rows, index.problems))
     indexes = {
         index_dir: lock_index(session, index_dir, telescop)
         for index_dir, telescop in sorted({(index_dir_of(r.cal_dir), r.telescop) for r in rows})

@@ -13,7 +13,7 @@ from caldb_selection import (
     ref_time,
     requested_mjd,
 )
-from caldb_selection.timespec import mjd_to_datetime
+from caldb_selection.timespec import mjd_to_datetime, parse_as_of
 
 FUZZ = settings(max_examples=200, deadline=None)
 NOW = datetime(2012, 6, 16, 2, 20, 47, tzinfo=UTC)
@@ -289,3 +289,27 @@ def test_date_like_text_is_a_request_or_raises_time_spec_error(date_text):
 def test_non_ascii_digits_are_not_dates(text):
     with pytest.raises(TimeSpecError):
         requested_mjd(text, None, NOW)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025-06-01", datetime(2025, 6, 1, tzinfo=UTC)),
+        ("2025-06-01T12:30", datetime(2025, 6, 1, 12, 30, tzinfo=UTC)),
+        ("2025-06-01 12:30:15.5", datetime(2025, 6, 1, 12, 30, 15, 500000, tzinfo=UTC)),
+        ("2025-06-01T12:00:00+02:00", datetime(2025, 6, 1, 10, tzinfo=UTC)),
+        ("2025-06-01T00:00:00Z", datetime(2025, 6, 1, tzinfo=UTC)),
+    ],
+)
+def test_an_as_of_instant_is_read_in_utc(text, expected):
+    assert parse_as_of(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", " 2025-06-01", "20250601T120000", "2025-06-01T12", "2025-13-01", "0000-01-01",
+     "2025-06-01T12:00:00\x00", "٢٠٢٥-06-01", "yesterday", "0001-01-01T00:00:00+01:00"],
+)  # fmt: skip
+def test_what_is_not_an_as_of_instant_is_refused(text):
+    with pytest.raises(ValueError, match="not an ISO 8601"):
+        parse_as_of(text)

@@ -1,0 +1,410 @@
+"""The lenient reading: boundaries, numbers, dates as HEASoft reads what its tools wrote.
+
+HEASoft 6.20 ``cbdtyp``/``cbdgrg``/``cbdgr`` -> ``ftc2rr`` (CFITSIO ``ffc2rr`` = C strtod),
+``ffs2dt``/``ffs2tm``, ``fiptim``. The strict grammar (uploads) is unchanged: see
+``test_boundaries.py``; here, every text it accepts must read the same leniently.
+"""
+
+import contextlib
+import struct
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from caldb_selection import (
+    BoundaryError,
+    TimeSpecError,
+    boundaries_overlap,
+    normalise_validity_date,
+    parse_boundary,
+    parse_expression,
+    parse_time_of_day,
+    ref_time,
+)
+from caldb_selection.boundaries import Boundary, Interval, Number, Text
+from caldb_selection.heasoft import blank_led_numbers, fortran_exponents, read_number
+
+FUZZ = settings(max_examples=300, deadline=None)
+FLOAT32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
+
+
+def real4(value: float) -> float:
+    return struct.unpack("f", struct.pack("f", value))[0]
+
+
+def lenient(text: str) -> Boundary | None:
+    return parse_boundary(text, lenient=True)
+
+
+# --- the issue's regression cases ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["RAWX(0- 31)", "RAWX(0 -31)"])
+def test_blank_forms_of_a_real_mission_index_read_as_the_compact_range(text):
+    assert lenient(text) == parse_boundary("RAWX(0-31)") == Boundary("RAWX", (Interval(0, 31),))
+    with pytest.raises(BoundaryError):  # new uploads stay on the strict grammar
+        parse_boundary(text)
+
+
+@pytest.mark.parametrize("text", ["RAWX(0- 31)", "RAWX(0 -31)", "RAWX( 0 - 31 )", "rawx(0:31)"])
+def test_a_request_selects_blank_forms_as_the_compact_one(text):
+    for value, selected in [
+        ("0", True),
+        ("15.5", True),
+        ("31", True),
+        ("-1", False),
+        ("32", False),
+    ]:
+        expression = parse_expression(f"rawx.eq.{value}")
+        assert expression.matches((text,)) is selected
+        assert expression.matches(("RAWX(0-31)",)) is selected
+
+
+# --- what HEASoft reads, and how ------------------------------------------------------------
+
+R = real4
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("RAWX( 0 - 31 )", Boundary("RAWX", (Interval(0, 31),))),
+        ("ENERG(1.0E-1-1.2d1)keV", Boundary("ENERG", (Interval(R(0.1), 12),), "keV")),
+        ("energ(1.0e-1 - 1.2D+1) kev", Boundary("ENERG", (Interval(R(0.1), 12),), "kev")),
+        ("E(1.0D3)", Boundary("E", (Number(1000),))),
+        ("E(1.0d-3)", Boundary("E", (Number(R(1e-3)),))),
+        ("E(1E3, .5 ,5. , 007)", Boundary("E", (Number(1000), Number(0.5), Number(5), Number(7)))),
+        ("E(1-+3)", Boundary("E", (Interval(1, 3),))),
+        ("E(-5 - -3)", Boundary("E", (Interval(-5, -3),))),
+        ("E(-5--3)", Boundary("E", (Interval(-5, -3),))),
+        # A leading + makes text, for HEASoft as for the strict grammar (cbdtyp).
+        ("E(+3)", Boundary("E", (Text("+3"),))),
+        # strtod stops at a blank and ffc2rr ignores what follows it.
+        ("THETA(5 arcmin)", Boundary("THETA", (Number(5),))),
+        ("X(1 - 2 pixels)", Boundary("X", (Interval(1, 2),))),
+        ("X(1 E-5)", Boundary("X", (Interval(1, 5),))),  # split at the first '-' after 1
+        # An empty bound reads 0 (strtod reads nothing, ffc2rr accepts the end of string).
+        ("X(5-)", Boundary("X", (Interval(5, 0),))),
+        ("X(1- abc)", Boundary("X", (Interval(1, 0),))),
+        # Inverted ranges are kept: HEASoft compares them as written.
+        ("X(31-0)", Boundary("X", (Interval(31, 0),))),
+        ("X(5:1)", Boundary("X", (Interval(5, 1),))),
+        # Text: blanks inside it, any character; quotes run to the next quote.
+        (
+            "DATAMODE(PHOTON MODE, windowed)",
+            Boundary("DATAMODE", (Text("PHOTON MODE"), Text("windowed"))),
+        ),
+        ('E("a,b", 0- 31)', Boundary("E", (Text("a,b"), Interval(0, 31)))),
+        ('E(a"b,c)', Boundary("E", (Text('a"b'), Text("c")))),
+        # The values end at the first ')': the rest is units, never compared.
+        ("E(1)x(2)", Boundary("E", (Number(1),), "x(2)")),
+        # Names as HEASoft compares them: any characters, upper-cased.
+        ("e f(1)", Boundary("E F", (Number(1),))),
+        (" none ", None),
+        ("NONE(1)", Boundary("NONE", (Number(1),))),
+    ],
+)
+def test_lenient_reading(text, expected):
+    assert lenient(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ENERG",
+        "ENERG(1-2",
+        "E()",
+        "E(1,)",
+        "E(,1)",
+        "E(1,,2)",
+        "E(1)keV,eV",  # HEASoft would read "eV" as one more value and fail
+        'E("x)',
+        'E("x"y)',
+        "E(-)",
+        "E(.)",
+        "E(- 5)",
+        "E(1.2.3)",
+        "E(1:2:3)",
+        "E(1.5D)",
+        "E(12abc)",
+        "E(1e39)",
+        "E(1-1e39)",
+        "E(1- inf)",
+        "E(1-nan)",
+        "E(0x10)",  # glibc strtod reads 16; left out on purpose
+        "E(1\u0663)",
+    ],
+)
+def test_lenient_reading_refuses_what_heasoft_cannot_read(text):
+    with pytest.raises(BoundaryError):
+        lenient(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("31", 31.0),
+        (" 31", 31.0),
+        ("31 ", 31.0),
+        ("1.0D3", 1000.0),
+        ("1.0d-3", R(1e-3)),
+        ("1E3", 1000.0),
+        ("1e+03", 1000.0),
+        (".5", 0.5),
+        ("5.", 5.0),
+        ("+3", 3.0),
+        ("-007.50", -7.5),
+        ("0 abc", 0.0),
+        ("", 0.0),
+        ("   ", 0.0),
+        ("0.1", R(0.1)),
+        ("1e-50", 0.0),  # underflows to 0 in single precision, as (float) strtod does
+    ],
+)
+def test_read_number_as_ffc2rr(text, expected):
+    assert read_number(text) == expected
+
+
+@pytest.mark.parametrize("text", ["abc", "1.5D", "1e", "1e39", "-1e39", "inf", " nan", "1,5"])
+def test_read_number_refuses_what_ffc2rr_refuses(text):
+    with pytest.raises(BoundaryError):
+        read_number(text)
+
+
+# --- properties: the same meaning whatever the spelling -------------------------------------
+
+NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,11}", fullmatch=True)
+UNITS = st.sampled_from(["", "keV", "arcmin", "deg", "ct/s"])
+WORDS = st.from_regex(r"[A-Za-z_][A-Za-z0-9_:*]{0,8}", fullmatch=True)
+BLANKS = st.sampled_from(["", " ", "  "])
+
+
+def meaning(boundary: Boundary | None) -> object:
+    """What selection reads of a boundary: text and units case do not matter."""
+    if boundary is None:
+        return None
+    values = tuple(
+        Text(d.value.upper()) if isinstance(d, Text) else d for d in boundary.descriptors
+    )
+    return boundary.name, values, boundary.units.upper()
+
+
+@st.composite
+def spellings(draw: st.DrawFn, value: float, *, signed_plus: bool) -> str:
+    """One of the spellings HEASoft reads as ``value`` (a number with a short repr)."""
+    text = repr(value)
+    mantissa, _, exponent = text.lower().partition("e")
+    if draw(st.booleans()) and "." not in mantissa:
+        mantissa += "."  # 5 -> 5.
+    if mantissa.startswith("0.") and draw(st.booleans()):
+        mantissa = mantissa[1:]  # 0.5 -> .5
+    elif mantissa.startswith("-0.") and draw(st.booleans()):
+        mantissa = "-" + mantissa[2:]
+    if draw(st.booleans()):
+        zeros = "0" * draw(st.integers(1, 3))
+        mantissa = f"-{zeros}{mantissa[1:]}" if mantissa.startswith("-") else zeros + mantissa
+    if signed_plus and not mantissa.startswith("-") and draw(st.booleans()):
+        mantissa = "+" + mantissa
+    if not exponent and draw(st.booleans()):
+        exponent = "0"
+    if exponent:
+        sign = exponent[0] if exponent[0] in "+-" else draw(st.sampled_from(["", "+"]))
+        digits = exponent.lstrip("+-").rjust(draw(st.integers(1, 3)), "0")
+        mantissa += draw(st.sampled_from("eEdD")) + sign + digits
+    return mantissa
+
+
+FLOATS = FLOAT32.map(real4).filter(lambda v: real4(float(repr(v))) == v)
+
+
+@st.composite
+def descriptor_pairs(draw: st.DrawFn) -> tuple[str, str]:
+    """(compact, HEASoft-equivalent variant) of one value."""
+    kind = draw(st.sampled_from(["text", "quoted", "number", "range"]))
+    if kind == "text":
+        word = draw(WORDS)
+        return word, draw(st.sampled_from([word, word.lower(), word.upper()]))
+    if kind == "quoted":
+        word = draw(WORDS)
+        return f'"{word}"', f'"{draw(st.sampled_from([word, word.lower(), word.upper()]))}"'
+    if kind == "number":
+        value = draw(FLOATS)
+        return repr(value), draw(spellings(value, signed_plus=False))
+    low, high = sorted(draw(st.lists(FLOATS, min_size=2, max_size=2)))
+    separator = draw(st.sampled_from([":", "-"]))
+    around = draw(BLANKS), draw(BLANKS)
+    low_text = draw(spellings(low, signed_plus=False))
+    high_text = draw(spellings(high, signed_plus=True))
+    return f"{low!r}{separator}{high!r}", f"{low_text}{around[0]}{separator}{around[1]}{high_text}"
+
+
+@st.composite
+def boundary_pairs(draw: st.DrawFn) -> tuple[str, str]:
+    """(compact CBD, the same CBD with blanks, other case and other number spellings)."""
+    name = draw(NAMES)
+    pairs = draw(st.lists(descriptor_pairs(), min_size=1, max_size=4))
+    units = draw(UNITS)
+    compact = f"{name}({','.join(c for c, _ in pairs)}){units}"
+    variant_name = draw(st.sampled_from([name, name.lower(), name.upper()]))
+    values = [f"{draw(BLANKS)}{v}{draw(BLANKS)}" for _, v in pairs]
+    unit_text = draw(st.sampled_from([units, units.lower(), units.upper()]))
+    variant = f"{draw(BLANKS)}{variant_name}{draw(BLANKS)}({','.join(values)}){draw(BLANKS)}"
+    return compact, variant + unit_text + draw(BLANKS)
+
+
+@FUZZ
+@given(boundary_pairs())
+@example(("RAWX(0-31)", "RAWX(0- 31)"))
+@example(("RAWX(0-31)", "RAWX(0 -31)"))
+@example(("RAWX(0-31)", "RAWX( 0 - 31 )"))
+@example(("ENERG(0.1-12.0)keV", "ENERG(1.0E-1-1.2d1)keV"))
+@example(("ENERG(0.1-12.0)keV", "energ(1.0d-01 - +12.)KEV"))
+def test_blanks_case_and_number_spellings_never_change_the_lenient_meaning(pair):
+    compact, variant = pair
+    assert (
+        meaning(lenient(variant)) == meaning(lenient(compact)) == meaning(parse_boundary(compact))
+    )
+
+
+@FUZZ
+@given(boundary_pairs(), st.lists(FLOATS, min_size=1, max_size=3))
+def test_a_variant_is_selected_exactly_when_its_compact_form_is(pair, values):
+    compact, variant = pair
+    name = compact[: compact.index("(")]
+    for value in values:
+        expression = parse_expression(f"{name}.eq.{value!r}")
+        assert expression.matches((variant,)) is expression.matches((compact,))
+
+
+GRAMMAR_SOUP = st.text(alphabet='ENRGnone_(),:-+.eEdD0123456789" \tkeV*', max_size=30)
+
+
+@FUZZ
+@given(st.one_of(st.text(), GRAMMAR_SOUP))
+@example("  ENERG ( 1 , 2 ) keV ")
+@example('E("a,b",c)')
+@example('E(")")')
+@example("E(1E-3-2)")
+def test_what_the_strict_grammar_accepts_reads_the_same_leniently(text):
+    try:
+        strict = parse_boundary(text)
+    except BoundaryError:
+        strict = BoundaryError
+    if strict is not BoundaryError:
+        assert lenient(text) == strict
+    else:
+        with contextlib.suppress(BoundaryError):  # nothing but BoundaryError escapes
+            lenient(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("RAWX( 0-31)", [" 0-31"]),
+        ("RAWX( 0 - 31 )", [" 0 - 31 "]),
+        ("E(1, 2,  .5)", [" 2", "  .5"]),
+        ("E( -1)", [" -1"]),
+        ("RAWX(0- 31)", []),
+        ("DATAMODE( PHOTON, WINDOWED)", []),
+        ('E( "1")', []),
+        ("NONE", []),
+        ("E", []),
+    ],
+)
+def test_values_quzcif_reads_as_text_because_of_a_leading_blank(text, expected):
+    assert blank_led_numbers(text) == expected
+
+
+# --- overlaps, requests and ranges read from HEASoft indexes -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "expected"),
+    [
+        (("RAWX(0- 31)",), ("RAWX(0-31)",), True),
+        (("RAWX(0 -31)",), ("RAWX(32-40)",), False),
+        (("ENERG(1.0E-1-1.2d1)keV",), ("ENERG(12)",), True),
+    ],
+)
+def test_duplicates_are_found_with_the_lenient_reading(first, second, expected):
+    assert boundaries_overlap(first, second) is expected
+    assert boundaries_overlap(second, first) is expected
+
+
+@pytest.mark.parametrize(
+    ("expression", "selected"),
+    [
+        ("x.eq.5", False),  # cbdcr: 31 <= 5 <= 0 never holds
+        ("x.eq.0:40", True),  # cbdcrg: either end >= 0 and either end <= 40
+        ("x.eq.32:40", False),
+        ("x.lt.40", True),  # cbdcr: the first bound (31) < 40
+        ("x.gt.5", False),  # cbdcr: the second bound (0) > 5
+    ],
+)
+def test_an_inverted_range_is_compared_as_heasoft_compares_it(expression, selected):
+    assert parse_expression(expression).matches(("X(31-0)",)) is selected
+
+
+@pytest.mark.parametrize(
+    ("token", "expected"),
+    [("1.5d0", "1.5E0"), ("1D-1:2d+1", "1E-1:2E+1"), ("G0D5", "G0D5"), ("ddd", "ddd")],
+)
+def test_fortran_exponents(token, expected):
+    assert fortran_exponents(token) == expected
+
+
+def test_requests_may_use_fortran_exponents_as_in_quzcif():
+    assert parse_expression("energ.eq.1.5d0").matches(("ENERG(1-2)",))
+    assert parse_expression("energ.eq.1D-1:2d0").matches(("ENERG(1.5)",))
+    assert not parse_expression("energ.eq.2.5D0").matches(("ENERG(1-2)",))
+
+
+# --- dates and times -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2001-01-01", ("2001-01-01", False)),
+        ("2001-01-01T12:00:00", ("2001-01-01", False)),  # ffs2dt ignores the time part
+        ("2001-01-01t", ("2001-01-01", False)),
+        (" 20/02/92 ", ("1992-02-20", True)),
+    ],
+)
+def test_lenient_validity_dates(text, expected):
+    assert normalise_validity_date(text, lenient=True) == expected
+
+
+@pytest.mark.parametrize("text", ["2001-1-1", "2001/01/01", "01/01/1999", "2001-02-29", "now"])
+def test_lenient_validity_dates_still_refuse_what_ffs2dt_refuses(text):
+    with pytest.raises(TimeSpecError):
+        normalise_validity_date(text, lenient=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("12:00:00", 43200.0),
+        ("1:2:3", 3723.0),
+        (" 2: 5: 7.", 7507.0),
+        ("02:05:07.5", 7507.5),
+        ("00:00:.5", 0.5),
+    ],
+)
+def test_lenient_times_of_day(text, expected):
+    assert parse_time_of_day(text, lenient=True) == expected
+
+
+@pytest.mark.parametrize("text", ["24:00:00", "12:60:00", "12:00", "12h00", "1 2:00:00", ""])
+def test_lenient_times_of_day_still_refuse_impossible_times(text):
+    with pytest.raises(TimeSpecError):
+        parse_time_of_day(text, lenient=True)
+
+
+def test_ref_time_reads_either_way():
+    assert ref_time("2012-06-16T00:00:00", "2:20:47", lenient=True) == pytest.approx(
+        ref_time("2012-06-16", "02:20:47")
+    )
+    with pytest.raises(TimeSpecError):
+        ref_time("2012-06-16", "2:20:47")
