@@ -6,20 +6,20 @@ DETNAM and FILTER default to ``NONE``, CBD10001..CBD90001 default to ``NONE`` an
 parse. Legacy ``dd/mm/yy`` dates are converted, values are upper-cased, and lengths are
 limited to the CIF column widths. Unlike udcif, nothing is skipped silently: every failed
 check of every HDU is reported, and a file with any failure is refused as a whole.
+
+Before these rules, the file is decompressed at most once (:mod:`.compression`) and
+verified structurally (:mod:`.structure`); a file with structural problems is refused
+with those. Header values come from that walk, never from astropy, which would
+decompress a compressed file silently and without limit.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
-import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from astropy.io import fits
-from astropy.io.fits.verify import VerifyError, VerifyWarning
-from astropy.utils.exceptions import AstropyUserWarning
 
 from caldb_selection import (
     BoundaryError,
@@ -30,7 +30,10 @@ from caldb_selection import (
     ref_time,
 )
 from caldb_server.heasarc.cif import CBD_SLOTS
-from caldb_server.ingest.compression import CompressionError, plain_copy
+from caldb_server.ingest.cards import Value
+from caldb_server.ingest.checks import Check
+from caldb_server.ingest.compression import CompressionError, NotFits, plain_copy
+from caldb_server.ingest.structure import verify_structure
 
 __all__ = ["Check", "FileReading", "HduDataset", "read_calibration_file"]
 
@@ -49,30 +52,11 @@ WIDTHS = {
     "CDES0001": 70,
     **{f"CBD{n}0001": 70 for n in range(1, CBD_SLOTS + 1)},
 }
-_HARMLESS = ("Unexpected extra padding",)
-# What astropy raises on damaged input besides OSError and ValueError: a header card it
-# cannot parse, a missing NAXISn, LZW (.Z) data without the optional uncompresspy.
-_UNREADABLE = (OSError, ValueError, TypeError, IndexError, KeyError, VerifyError, ImportError)
+# The keywords udcif reads: the structural walk keeps only their values.
+INDEXED_KEYWORDS = frozenset((*REQUIRED, *WIDTHS))
 # The codename becomes a directory name (lower case): keep it to safe characters.
 _CODENAME = re.compile(r"[A-Z0-9][A-Z0-9_+.-]*")
-
-
-@dataclass(frozen=True)
-class Check:
-    """One failed rule: where (HDU, keyword or request field) and why."""
-
-    reason: str
-    hdu: int | None = None
-    keyword: str | None = None
-    field: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """The problem+json ``errors`` item."""
-        item: dict[str, Any] = {"reason": self.reason}
-        for name in ("field", "hdu", "keyword"):
-            if (value := getattr(self, name)) is not None:
-                item[name] = value
-        return item
+Header = Mapping[str, Value]
 
 
 @dataclass(frozen=True)
@@ -103,23 +87,20 @@ class FileReading:
     notes: list[str] = field(default_factory=list)
 
 
-def _text(header: fits.Header, keyword: str, hdu: int, checks: list[Check]) -> str | None:
+def _text(header: Header, keyword: str, hdu: int, checks: list[Check]) -> str | None:
     """A keyword's value as stripped text, or None (with a check) if it is not text."""
     if keyword not in header:
         return None
-    try:
-        value = header[keyword]
-    except VerifyError as error:
-        checks.append(Check(f"unparsable header card: {error}", hdu, keyword))
-        return None
+    value = header[keyword]
     if not isinstance(value, str):
-        checks.append(Check(f"must be a character string, got {value!r}", hdu, keyword))
+        shown = "no value" if value is None else repr(value)
+        checks.append(Check(f"must be a character string in quotes, got {shown}", hdu, keyword))
         return None
     return value.strip()
 
 
 def _check_presence_and_widths(
-    header: fits.Header, values: dict[str, str | None], hdu: int
+    header: Header, values: dict[str, str | None], hdu: int
 ) -> list[Check]:
     checks = []
     for keyword in REQUIRED:
@@ -178,9 +159,7 @@ def _validity(
     return (vsd, vst) if vsd and vst else None
 
 
-def _read_hdu(
-    header: fits.Header, hdu: int, notes: list[str]
-) -> tuple[HduDataset | None, list[Check]]:
+def _read_hdu(header: Header, hdu: int, notes: list[str]) -> tuple[HduDataset | None, list[Check]]:
     """The dataset of one HDU carrying CCLS0001, or every check it fails."""
     checks: list[Check] = []
     values = {k: _text(header, k, hdu, checks) for k in (*WIDTHS, "CVSD0001", "CVST0001")}
@@ -208,39 +187,14 @@ def _read_hdu(
     ), []
 
 
-def _read_headers(path: Path, reading: FileReading, max_bytes: int | None) -> list[fits.Header]:
-    """All HDU headers, turning astropy's damage reports into checks."""
-    with contextlib.ExitStack() as stack:
-        try:
-            plain = plain_copy(path, stack, max_bytes=max_bytes)
-        except CompressionError as error:
-            reading.checks.append(Check(str(error), field="file"))
-            return []
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                with fits.open(plain, memmap=False, lazy_load_hdus=False) as hdus:
-                    headers = [hdu.header.copy() for hdu in hdus]
-            except _UNREADABLE as error:
-                reading.checks.append(Check(f"not a readable FITS file: {error}", field="file"))
-                return []
-    seen = set()
-    for warning in caught:
-        message = str(warning.message).splitlines()[0]
-        if message in seen or issubclass(warning.category, ResourceWarning | DeprecationWarning):
-            continue  # astropy repeats its truncation warning once per HDU
-        seen.add(message)
-        if issubclass(
-            warning.category, VerifyWarning | AstropyUserWarning
-        ) and not message.startswith(_HARMLESS):
-            reading.checks.append(Check(f"damaged or truncated FITS file: {message}", field="file"))
-        else:
-            reading.notes.append(message)
-    return headers
+def read_calibration_file(
+    path: Path, *, max_bytes: int | None = None, max_hdus: int | None = None
+) -> FileReading:
+    """Read every indexable HDU of a FITS file (gzip, bzip2, xz or zip compressed once).
 
-
-def read_calibration_file(path: Path, *, max_bytes: int | None = None) -> FileReading:
-    """Read every indexable HDU of a FITS file (gzip, bzip2, xz or zip compressed too).
+    The file is first decompressed (at most once) and verified structurally
+    (:func:`~caldb_server.ingest.structure.verify_structure`): a file with structural
+    problems is refused with all of them, before any udcif rule is applied.
 
     Parameters
     ----------
@@ -248,29 +202,42 @@ def read_calibration_file(path: Path, *, max_bytes: int | None = None) -> FileRe
         The received file.
     max_bytes : int, optional
         Largest decompressed size accepted for a compressed file.
+    max_hdus : int, optional
+        Most HDUs accepted (``CALDB_MAX_HDUS``); no limit by default.
 
     Returns
     -------
     FileReading
         One :class:`HduDataset` per HDU with ``CCLS0001``, every failed check, and notes
-        (harmless astropy remarks such as extra padding at the end).
+        (special records after the last HDU, legacy dates).
 
     Raises
     ------
     DecompressedTooLarge
         If a compressed file expands beyond ``max_bytes``.
+    StructureLimit
+        If the file has more than ``max_hdus`` HDUs (or an absurdly long header).
     """
     reading = FileReading()
-    headers = _read_headers(path, reading, max_bytes)
-    if reading.checks:
+    with contextlib.ExitStack() as stack:
+        try:
+            plain = plain_copy(path, stack, max_bytes=max_bytes)
+        except (CompressionError, NotFits) as error:
+            reading.checks.append(Check(str(error), field="file"))
+            return reading
+        with plain.open("rb") as stream:
+            structure = verify_structure(stream, max_hdus=max_hdus, keep=INDEXED_KEYWORDS)
+    reading.notes += structure.notes
+    if structure.problems:
+        reading.checks += structure.problems
         return reading
-    for index, header in enumerate(headers):
-        if "CCLS0001" not in header:
+    for hdu in structure.hdus:
+        if "CCLS0001" not in hdu.values:
             continue
-        dataset, checks = _read_hdu(header, index, reading.notes)
+        dataset, checks = _read_hdu(hdu.values, hdu.index, reading.notes)
         reading.checks.extend(checks)
         if dataset is not None:
             reading.datasets.append(dataset)
-    if not headers or (not reading.datasets and not reading.checks):
+    if not reading.datasets and not reading.checks:
         reading.checks.append(Check("no HDU carries CCLS0001: nothing to index", field="file"))
     return reading

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from caldb_server import storage
-from caldb_server.catalogue.duplicates import find_duplicates, same_slot
+from caldb_server.catalogue.duplicates import find_duplicates
 from caldb_server.catalogue.indexes import lock_index, record_change
 from caldb_server.catalogue.models import CalibrationFile, CatalogueIndex, Dataset
 from caldb_server.catalogue.quality import GOOD, SUPERSEDED, change_quality
@@ -23,12 +23,15 @@ from caldb_server.db import utcnow
 from caldb_server.errors import Conflict, PayloadTooLarge, ValidationFailed
 from caldb_server.ingest.compression import DecompressedTooLarge
 from caldb_server.ingest.headers import Check, HduDataset, read_calibration_file
+from caldb_server.ingest.structure import StructureLimit
+from caldb_server.ingest.within import duplicates_within
 from caldb_server.registry import Registry
 
-__all__ = ["IngestOutcome", "claim_upload", "ingest_file", "new_file"]
+__all__ = ["DEFAULT_MAX_HDUS", "IngestOutcome", "claim_upload", "ingest_file", "new_file"]
 
 MAX_FILE_NAME = 40
 MAX_CAL_DIR = 70
+DEFAULT_MAX_HDUS = 1000  # CALDB_MAX_HDUS
 
 
 @dataclass
@@ -105,24 +108,24 @@ def _placement(rows: list[HduDataset], registry: Registry) -> tuple[str, str, li
         )
     if len(cal_dir) > MAX_CAL_DIR:
         checks.append(Check(f"CAL_DIR {cal_dir} is longer than {MAX_CAL_DIR}", field="file"))
-    for position, row in enumerate(rows):
-        checks.extend(
-            Check(f"duplicates the dataset of HDU {other.hdu} of the same file", row.hdu)
-            for other in rows[:position]
-            if other.hdu != row.hdu and same_slot(other, row)
-        )
-    return index_dir, cal_dir, checks
+    return index_dir, cal_dir, checks + duplicates_within(rows)
 
 
 def _validate(
-    incoming: storage.IncomingFile, registry: Registry, max_bytes: int | None
+    incoming: storage.IncomingFile, registry: Registry, max_bytes: int | None, max_hdus: int
 ) -> tuple[list[HduDataset], str, str, list[str]]:
-    """Every udcif rule; raises ValidationFailed listing all failed checks."""
+    """Every structural and udcif rule; raises ValidationFailed listing all failed checks.
+
+    A file beyond a size limit (decompressed bytes, HDU count) is 413, as a body over
+    ``CALDB_MAX_UPLOAD_MB`` is: the server will not process that much, whatever it holds.
+    """
     checks = _check_name(incoming.name)
     try:
-        reading = read_calibration_file(incoming.path, max_bytes=max_bytes)
-    except DecompressedTooLarge as error:
-        raise PayloadTooLarge(str(error)) from None
+        reading = read_calibration_file(incoming.path, max_bytes=max_bytes, max_hdus=max_hdus)
+    except (DecompressedTooLarge, StructureLimit) as error:
+        raise PayloadTooLarge(
+            str(error), errors=[Check(str(error), field="file").as_dict()]
+        ) from None
     checks += reading.checks
     rows, expansion_checks = _expand(reading.datasets, registry)
     checks += expansion_checks
@@ -253,6 +256,7 @@ def ingest_file(
     now: datetime | None = None,
     supersede: bool = False,
     max_bytes: int | None = None,
+    max_hdus: int = DEFAULT_MAX_HDUS,
 ) -> IngestOutcome:
     """Index a received calibration file and stage it for the tree.
 
@@ -274,17 +278,20 @@ def ingest_file(
         Replace duplicated good datasets (their CAL_QUAL becomes 5) instead of refusing.
     max_bytes : int, optional
         Largest decompressed size of a compressed upload (``CALDB_MAX_UPLOAD_MB``).
+    max_hdus : int
+        Most HDUs in the file, the primary included (``CALDB_MAX_HDUS``).
 
     Raises
     ------
     ValidationFailed
-        Listing every failed check (name, FITS, keywords, registry).
+        Listing every failed check (name, FITS structure, keywords, registry).
     PayloadTooLarge
-        If a compressed upload expands beyond ``max_bytes``.
+        If a compressed upload expands beyond ``max_bytes``, or the file has more than
+        ``max_hdus`` HDUs.
     Conflict
         Same name with other bytes, or duplicates without ``supersede``.
     """
-    rows, index_dir, cal_dir, notes = _validate(incoming, registry, max_bytes)
+    rows, index_dir, cal_dir, notes = _validate(incoming, registry, max_bytes, max_hdus)
     unchanged, index = claim_upload(
         session, tree, incoming, index_dir=index_dir, telescop=rows[0].telescop, notes=notes
     )
