@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 
 from caldb_server import db
 from caldb_server.auth.verification import TokenVerifier
-from caldb_server.config import Settings, parse_flag
-from caldb_server.errors import PayloadTooLarge, ValidationFailed
+from caldb_server.config import Settings
+from caldb_server.errors import NotFound, PayloadTooLarge, ValidationFailed
 from caldb_server.registry import Registry
 from caldb_server.storage import Storage
+from caldb_server.textguard import CONTROL, CONTROL_RULE, control_characters, json_control_problems
 
 __all__ = [
     "Caldb",
@@ -31,11 +32,16 @@ __all__ = [
     "init_app",
     "json_object",
     "parse_flag",
+    "refuse_control_characters",
     "request_time",
 ]
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_JSON_BODY = 64 * 1024
+_FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
+# Blueprints whose paths are only looked up: the HEASARC tree answers 404 to any path it
+# does not hold (what CFITSIO expects), one with a control character included.
+LOOKUP_BLUEPRINTS = frozenset({"heasarc"})
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,8 @@ def json_object(fields: Collection[str], *, example: str) -> dict[str, Any]:
     PayloadTooLarge
         For a body over :data:`MAX_JSON_BODY` bytes (these are small documents).
     ValidationFailed
-        If the body is not a JSON object, or has unknown fields; ``example`` shows one.
+        If the body is not a JSON object, has unknown fields, or a string (key or value,
+        at any depth) with a control character; ``example`` shows a good one.
     """
     # Read at most one byte more than allowed: a chunked body has no Content-Length to check.
     data = request.stream.read(MAX_JSON_BODY + 1)
@@ -84,13 +91,82 @@ def json_object(fields: Collection[str], *, example: str) -> dict[str, Any]:
             f"send a JSON object {example}",
             errors=[{"field": "body", "reason": "must be a JSON object"}],
         )
+    problems = json_control_problems(body)
+    detail = f"send a JSON object {example}" + (", without control characters" if problems else "")
     unknown = sorted(set(body) - set(fields))
-    if unknown:
-        raise ValidationFailed(
-            f"send a JSON object {example}",
-            errors=[{"field": f, "reason": "unknown field"} for f in unknown],
-        )
+    problems += [{"field": CONTROL.sub("\ufffd", f), "reason": "unknown field"} for f in unknown]
+    if problems:
+        raise ValidationFailed(detail, errors=problems)
     return body
+
+
+def _control_problems(field: str, texts: Collection[str | None]) -> list[dict[str, str]]:
+    found = sorted({c for text in texts if text for c in control_characters(text)})
+    if not found:
+        return []
+    return [
+        {
+            "field": CONTROL.sub("\ufffd", field),
+            "reason": f"{CONTROL_RULE}; found {', '.join(found)}",
+        }
+    ]
+
+
+def refuse_control_characters() -> None:
+    """Refuse a request whose parameters or form fields hold control characters.
+
+    A ``before_request`` hook, registered after the access check so that an anonymous
+    client cannot make the server parse an upload's body. It covers the query string,
+    the path parameters, form fields and the names of uploaded files: every endpoint gets
+    it without asking. JSON bodies are checked by :func:`json_object`, which reads them.
+    See :mod:`caldb_server.textguard` for which characters and why.
+
+    Raises
+    ------
+    ValidationFailed
+        Naming each offending field.
+    NotFound
+        For a path of the HEASARC tree (:data:`LOOKUP_BLUEPRINTS`): it names no file.
+    """
+    problems = []
+    for name in request.args:
+        problems += _control_problems(name, [name, *request.args.getlist(name)])
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, str) and control_characters(value):
+            if request.blueprint in LOOKUP_BLUEPRINTS:
+                raise NotFound(f"{request.path!r} is not in this CALDB")
+            problems += _control_problems(name, [value])
+    if request.mimetype in _FORM_TYPES:
+        for name in request.form:
+            problems += _control_problems(name, [name, *request.form.getlist(name)])
+        for name, upload in request.files.items(multi=True):
+            problems += [
+                # repr() shows which name was refused without sending the characters back.
+                {**problem, "reason": f"{problem['reason']} (file name {upload.filename!r})"}
+                for problem in _control_problems(name, [name, upload.filename])
+            ]
+    if problems:
+        raise ValidationFailed(
+            "text in the request must not contain control characters", errors=problems
+        )
+
+
+def parse_flag(text: str) -> bool:
+    """A boolean request value: ``true`` or ``false``, in any case.
+
+    What the OpenAPI document's booleans say, no more: a query or form boolean is sent as
+    ``true``/``false`` (Python's ``True`` too). Settings read more spellings (``1``,
+    ``yes``): :func:`caldb_server.config.parse_flag`.
+
+    Raises
+    ------
+    ValueError
+        For anything else.
+    """
+    flag = text.lower()
+    if flag not in ("true", "false"):
+        raise ValueError("must be true or false")
+    return flag == "true"
 
 
 def api_root() -> str:

@@ -141,13 +141,16 @@ def tokens_view() -> dict[str, Any]:
     return {"tokens": [_token_json(r) for r in records]}
 
 
-@blueprint.delete(f"/auth/tokens/<string(maxlength={JTI_LENGTH}):jti>")
+# No maxlength in the route: a long jti would find no route and answer 404; it is a 422.
+@blueprint.delete("/auth/tokens/<string:jti>")
 @require_role("admin")
 def revoke_view(jti: str) -> tuple[str, int]:
     """Revoke a token by its ``jti`` (issued here or by the identity provider)."""
-    if not jti.isprintable() or not jti.isascii():
+    # '.' and '..' are no path segments: clients resolve them away before sending.
+    if not (jti.isprintable() and jti.isascii() and len(jti) <= JTI_LENGTH) or jti in (".", ".."):
         raise ValidationFailed(
-            "a token id is printable ASCII", errors=[{"field": "jti", "reason": "not printable"}]
+            f"a token id is 1 to {JTI_LENGTH} printable ASCII characters",
+            errors=[{"field": "jti", "reason": f"must be 1 to {JTI_LENGTH} printable ASCII"}],
         )
     actor = current_principal().subject
     revoke(db_session(), jti, actor=actor, now=request_time())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, request
@@ -10,7 +11,8 @@ from caldb_server.auth.access import current_principal, readable, require_role
 from caldb_server.catalogue.models import Dataset
 from caldb_server.catalogue.serialize import dataset_json, dataset_values
 from caldb_server.datasets.service import get_dataset, list_datasets, set_quality
-from caldb_server.errors import ValidationFailed
+from caldb_server.errors import NotFound, ValidationFailed
+from caldb_server.search.params import name_pattern
 from caldb_server.web import api_root, db_session, json_object
 
 __all__ = ["blueprint"]
@@ -18,6 +20,7 @@ __all__ = ["blueprint"]
 blueprint = Blueprint("datasets", __name__)
 
 MAX_QUALITY = 9  # CAL_QUAL is one digit by convention: 0 good, 5 bad (HEASARC)
+MAX_ID = 2**31 - 1  # ids are INTEGER columns; PostgreSQL refuses a larger one with an error
 MAX_REASON = 1000
 
 
@@ -39,32 +42,55 @@ def _document(dataset: Dataset) -> dict[str, Any]:
     return document
 
 
+def _whole_number(value: Any) -> int | None:
+    """A JSON number that is an integer, as JSON Schema counts them (``5.0`` is one)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, int) else None
+
+
 def _quality_change() -> tuple[int, str]:
     body = json_object(("cal_qual", "reason"), example='{"cal_qual": <0-9>, "reason": "..."}')
     errors = []
-    quality, reason = body.get("cal_qual"), body.get("reason")
-    if isinstance(quality, bool) or not isinstance(quality, int) or not 0 <= quality <= MAX_QUALITY:
+    quality, reason = _whole_number(body.get("cal_qual")), body.get("reason")
+    if quality is None or not 0 <= quality <= MAX_QUALITY:
         errors.append(
             {"field": "cal_qual", "reason": f"must be an integer from 0 to {MAX_QUALITY}"}
         )
     if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
-        errors.append({"field": "reason", "reason": f"is required: 1 to {MAX_REASON} characters"})
+        errors.append(
+            {"field": "reason", "reason": f"is required: 1 to {MAX_REASON} characters, not blank"}
+        )
     if errors:
         raise ValidationFailed("the quality change is not valid", errors=errors)
     return quality, reason.strip()
 
 
-@blueprint.get("/datasets/<int(max=2147483647):dataset_id>")
+def _stored_id(dataset_id: int) -> int:
+    """The id, if a database integer column can hold it (else no dataset has it: 404).
+
+    Checked here, not with ``int(max=...)`` in the routes: Werkzeug answers 405 instead of
+    404 to a PATCH whose id its converter refuses, since the GET rule shares the path.
+    """
+    if dataset_id > MAX_ID:
+        raise NotFound(f"there is no dataset {dataset_id}")
+    return dataset_id
+
+
+@blueprint.get("/datasets/<int:dataset_id>")
 @readable
 def get_dataset_view(dataset_id: int) -> dict[str, Any]:
     """One dataset with its file, uploader and quality history."""
-    return _document(get_dataset(db_session(), dataset_id))
+    return _document(get_dataset(db_session(), _stored_id(dataset_id)))
 
 
-@blueprint.patch("/datasets/<int(max=2147483647):dataset_id>")
+@blueprint.patch("/datasets/<int:dataset_id>")
 @require_role("uploader")
 def patch_dataset_view(dataset_id: int) -> dict[str, Any]:
     """Change a dataset's quality (``cal_qual``) with a ``reason``."""
+    dataset_id = _stored_id(dataset_id)
     quality, reason = _quality_change()
     dataset = set_quality(
         db_session(),
@@ -91,14 +117,29 @@ def _listing_params() -> dict[str, Any]:
     errors = [
         {"field": f, "reason": "unknown parameter"} for f in sorted(set(args) - _LIST_PARAMETERS)
     ]
-    mission, instrument = args.get("mission", "SVOM"), args.get("instrument", "")
+    errors += [
+        {"field": name, "reason": "given more than once"}
+        for name in sorted(_LIST_PARAMETERS - {"codename"})
+        if len(args.getlist(name)) > 1
+    ]
+    mission, instrument = args.get("mission", "SVOM"), args.get("instrument")
     codenames = args.getlist("codename")
-    for field, value, length in [("mission", mission, 10), ("instrument", instrument, 10)]:
-        if not 0 < len(value) <= length:
-            errors.append({"field": field, "reason": f"is required: 1 to {length} characters"})
-    if any(not 0 < len(c) <= 20 for c in codenames):
-        errors.append({"field": "codename", "reason": "must have 1 to 20 characters"})
-    bounds = {"after": ("0", 0, 2147483647), "limit": (str(MAX_PAGE), 1, MAX_PAGE)}
+    if instrument is None:
+        errors.append({"field": "instrument", "reason": "is required"})
+    for field, values, width in [
+        ("mission", [mission], 10),
+        ("instrument", [] if instrument is None else [instrument], 10),
+        ("codename", codenames, 20),
+    ]:
+        if not all(re.fullmatch(name_pattern(width), value) for value in values):
+            errors.append(
+                {
+                    "field": field,
+                    "reason": f"must be a name of 1 to {width} printable ASCII characters "
+                    "without blanks",
+                }
+            )
+    bounds = {"after": ("0", 0, MAX_ID), "limit": (str(MAX_PAGE), 1, MAX_PAGE)}
     numbers = {}
     for field, (default, low, high) in bounds.items():
         try:
@@ -109,7 +150,7 @@ def _listing_params() -> dict[str, Any]:
         raise ValidationFailed("the listing parameters are not valid", errors=errors)
     return {
         "mission": mission,
-        "instrument": instrument,
+        "instrument": instrument or "",
         "codenames": codenames,
         "after_id": numbers["after"],
         "limit": numbers["limit"],

@@ -1,11 +1,15 @@
-"""Reading an onboard YAML file safely, and checking it against its codename's schema.
+r"""Reading an onboard YAML file safely, and checking it against its codename's schema.
 
 The content must be UTF-8 and a YAML mapping. Aliases (``*name``) are refused: they are
 what makes "billion laughs" bombs, and configuration files have no use for them. So are
 duplicated keys (YAML parsers silently keep the last one, which for an onboard
 configuration means a value nobody reviewed), and documents deeper than
-:data:`MAX_DEPTH` or with more than :data:`MAX_NODES` nodes. Where
-``schemas/onboard/<codename>.schema.json`` exists, the mapping must validate against it.
+:data:`MAX_DEPTH` or with more than :data:`MAX_NODES` nodes. Values that PyYAML cannot
+construct (``!!int abc``, ``2001-13-45`` read as a timestamp, an integer beyond Python's
+digit limit) are refused like any other bad YAML, and so are control characters in any
+string (an escape like ``"\0"`` makes one; tab and newline stay legal in values, for
+block scalars). Where ``schemas/onboard/<codename>.schema.json`` exists, the mapping must
+validate against it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import jsonschema
 import yaml
 
 from caldb_server.resources import schema_path
+from caldb_server.textguard import CONTROL, MULTILINE_CONTROL, control_characters
 
 __all__ = ["MAX_DEPTH", "MAX_NODES", "OnboardContentError", "read_onboard_yaml", "schema_problems"]
 
@@ -40,6 +45,7 @@ class _StrictLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._depth = 0
         self._nodes = 0
+        self._in_value = True  # False while a mapping key is constructed
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
@@ -58,10 +64,27 @@ class _StrictLoader(yaml.SafeLoader):
         finally:
             self._depth -= 1
 
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        value = super().construct_object(node, deep=deep)
+        if isinstance(value, str):
+            # Keys are one-line names; values may be block scalars (tab, newline allowed).
+            found = control_characters(value, MULTILINE_CONTROL if self._in_value else CONTROL)
+            if found:
+                raise OnboardContentError(
+                    "control-characters",
+                    f"a string holds control characters {', '.join(found)} "
+                    f"(line {node.start_mark.line + 1})",
+                )
+        return value
+
     def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
         seen = set()
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
+            self._in_value = False
+            try:
+                key = self.construct_object(key_node, deep=True)
+            finally:
+                self._in_value = True
             line = key_node.start_mark.line + 1
             try:
                 duplicate = key in seen
@@ -94,6 +117,10 @@ def read_onboard_yaml(data: bytes) -> dict[str, Any]:
         raise
     except yaml.YAMLError as error:
         raise OnboardContentError("yaml", f"not valid YAML: {error}") from None
+    except (ValueError, OverflowError) as error:
+        # A scalar its tag cannot make: '!!int abc', a timestamp 2001-13-45, an integer
+        # beyond Python's int-str digit limit. PyYAML lets these out as plain ValueErrors.
+        raise OnboardContentError("yaml", f"a value cannot be read: {error}") from None
     except RecursionError:
         raise OnboardContentError("depth", f"nested deeper than {MAX_DEPTH} levels") from None
     if len(documents) != 1 or not isinstance(documents[0], dict):

@@ -97,7 +97,13 @@ def _checked(
             errors=problems,
         )
     description = content.get("description")
-    if not (isinstance(description, str) and description.isascii() and 0 < len(description) <= 70):
+    # CAL_DESC is a one-line FITS string: printable ASCII, at most 70 characters.
+    if not (
+        isinstance(description, str)
+        and description.isascii()
+        and description.isprintable()
+        and 0 < len(description) <= 70
+    ):
         description = f"{instrument.name} {name.codename} onboard configuration V{name.version:02d}"
     return name, mission, instrument, description
 

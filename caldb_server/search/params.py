@@ -3,19 +3,28 @@
 Every problem is collected and reported together (one ``errors`` item per field).
 Unknown parameters are refused: a misspelt ``codname`` must not silently search for
 everything.
+
+The syntax of each parameter is one of the regular expressions below, the very ones
+``schemas/openapi.yaml`` states (a test holds them equal), so that the document and the
+server agree on which values are well formed. What a regular expression cannot say (a
+calendar date, a date-time that leaves no room for ``time``, the terms of an expression)
+is then checked by the selection module and answered with a 422 naming the parameter.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
 from caldb_selection import (
+    AS_OF_PATTERN,
     Query,
     TimeSpecError,
+    parse_as_of,
     parse_expression,
     requested_mjd,
 )
@@ -24,7 +33,16 @@ from caldb_server.registry import Registry
 from caldb_server.search.service import SearchRequest
 from caldb_server.web import parse_flag
 
-__all__ = ["MAX_MAXRET", "parse_as_of", "parse_search_params"]
+__all__ = [
+    "AS_OF_PATTERN",
+    "DATE_PATTERN",
+    "EXPR_PATTERN",
+    "MAX_MAXRET",
+    "TIME_PATTERN",
+    "name_pattern",
+    "parse_as_of",
+    "parse_search_params",
+]
 
 MAX_MAXRET = 10000
 DEFAULT_MAXRET = 50
@@ -45,36 +63,64 @@ PARAMETERS = frozenset(
 )
 _NAME_LENGTHS = {"mission": 10, "instrument": 10, "codename": 20, "detector": 20, "filter": 10}
 
+# ECMA-262 and Python alike: ASCII classes only ([0-9], not \d, which Python widens).
+_NOW = "[Nn][Oo][Ww]"
+_ISO_DATE = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_CLOCK = "[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?"
+DATE_PATTERN = f"^({_NOW}|-|{_ISO_DATE}|{_ISO_DATE}T{_CLOCK}|[0-9]{{2}}/[0-9]{{2}}/[0-9]{{2}})$"
+TIME_PATTERN = f"^({_NOW}|-|[0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}(\\.[0-9]+)?)$"
+# '-', or terms 'param.op.value' joined by .and./.or. (the terms are the selection's to read).
+EXPR_PATTERN = "^(-|[A-Za-z_][A-Za-z0-9_]*\\.([Ee][Qq]|[Ll][TtEe]|[Gg][TtEe])\\.[ -~]+)$"
 
-def parse_as_of(text: str) -> datetime:
-    """An ``as_of`` instant: ISO 8601 date or date-time, naive meaning UTC."""
-    if not text.isascii():  # fromisoformat would read non-ASCII digits
-        raise ValueError(f"{text!r} is not an ISO 8601 date-time")
-    try:
-        moment = datetime.fromisoformat(text.strip())
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except (ValueError, OverflowError):  # OverflowError: outside the years 1-9999 in UTC
-        raise ValueError(f"{text!r} is not an ISO 8601 date-time") from None
+
+def name_pattern(width: int) -> str:
+    """A name (mission, instrument, codename...): 1 to ``width`` printable ASCII, no blank."""
+    return f"^[!-~]{{1,{width}}}$"
+
+
+def _syntax(pattern: str, what: str) -> Callable[[str], str]:
+    compiled = re.compile(pattern)
+
+    def check(text: str) -> str:
+        if compiled.fullmatch(text) is None:
+            raise ValueError(f"must be {what}")
+        return text
+
+    return check
+
+
+_DATE_SYNTAX = _syntax(DATE_PATTERN, "YYYY-MM-DD, an ISO 8601 date-time, dd/mm/yy, now or -")
+_TIME_SYNTAX = _syntax(TIME_PATTERN, "hh:mm:ss, now or -")
+_EXPR_SYNTAX = _syntax(EXPR_PATTERN, "- or terms param.op.value joined by .and. or .or.")
+_AS_OF_SYNTAX = _syntax(AS_OF_PATTERN, "an ISO 8601 date or date-time (UTC unless an offset)")
 
 
 def _maxret(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= MAX_MAXRET:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_MAXRET:
         raise ValueError(f"must be an integer from 1 to {MAX_MAXRET}")
     return int(text)
 
 
+_NAME_SYNTAX = {name: re.compile(name_pattern(width)) for name, width in _NAME_LENGTHS.items()}
+_NAME_DEFAULTS = {"mission": "SVOM", "detector": "-", "filter": "-"}
+
+
 def _names(args: MultiDict[str, str], errors: list[dict[str, Any]]) -> dict[str, str]:
+    """The names, upper-cased; an empty value is refused like any malformed one."""
     names = {}
     for name, width in _NAME_LENGTHS.items():
-        value = (args.get(name) or "").strip().upper()
-        if len(value) > width or any(c.isspace() or not c.isprintable() for c in value):
+        value = args.get(name)
+        if value is None and name not in _NAME_DEFAULTS:
+            errors.append({"field": name, "reason": "is required"})
+        elif value is not None and _NAME_SYNTAX[name].fullmatch(value) is None:
             errors.append(
-                {"field": name, "reason": f"must be a name of at most {width} characters"}
+                {
+                    "field": name,
+                    "reason": f"must be a name of 1 to {width} printable ASCII characters "
+                    "without blanks",
+                }
             )
-        names[name] = value
-    for required in ("instrument", "codename"):
-        if not names[required]:
-            errors.append({"field": required, "reason": "is required"})
+        names[name] = (value or _NAME_DEFAULTS.get(name, "")).upper()
     return names
 
 
@@ -98,6 +144,11 @@ def _requested_time(
     args: MultiDict[str, str], now: datetime, errors: list[dict[str, Any]]
 ) -> float | None:
     """The requested MJD; a date that is wrong alone is the date's error, else the time's."""
+    syntax_errors = len(errors)
+    _convert(args, "date", _DATE_SYNTAX, None, errors)
+    _convert(args, "time", _TIME_SYNTAX, None, errors)
+    if len(errors) > syntax_errors:
+        return None
     try:
         requested_mjd(args.get("date"), None, now)
     except TimeSpecError as error:
@@ -129,11 +180,13 @@ def parse_search_params(
         if len(args.getlist(name)) > 1
     ]
     names = _names(args, errors)
-    mission = names["mission"] or "SVOM"
+    mission = names["mission"]
     maxret = _convert(args, "maxret", _maxret, DEFAULT_MAXRET, errors)
     explain = _convert(args, "explain", parse_flag, False, errors)
-    as_of = _convert(args, "as_of", parse_as_of, None, errors)
-    expression = _convert(args, "expr", parse_expression, None, errors)
+    as_of = _convert(args, "as_of", lambda text: parse_as_of(_AS_OF_SYNTAX(text)), None, errors)
+    expression = _convert(
+        args, "expr", lambda text: parse_expression(_EXPR_SYNTAX(text)), None, errors
+    )
     time_mjd = _requested_time(args, now, errors)
     if errors:
         raise ValidationFailed("the search parameters are not valid", errors=errors)

@@ -60,3 +60,21 @@ def provider() -> Iterator[Provider]:
     """The provider's JWKS served over HTTP, its document and availability under test control."""
     with serving(Provider()) as state:
         yield state
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The schemathesis figures per backend (test_schemathesis.py), from the test reports."""
+    records = [
+        value
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "teardown"
+        for name, value in getattr(report, "user_properties", ())
+        if name == "schemathesis"
+    ]
+    if records:
+        from tests.server.test_schemathesis import summary  # noqa: PLC0415
+
+        terminalreporter.section("schemathesis")
+        for line in summary(records):
+            terminalreporter.write_line(line)

@@ -207,3 +207,61 @@ def test_oversize_files_get_413_and_roles_are_checked(client, uploader, make_tok
     assert_problem(send(client, "MXT_EVTTHR_20250301T120000_V01.yaml", EVTTHR, reader), 403)
     assert_problem(send(client, "MXT_EVTTHR_20250301T120000_V01.yaml", EVTTHR, {}), 401)
     assert stored(client) == []
+
+
+# -- values PyYAML cannot construct, control characters, dates before 1900 ---------------
+
+UNREADABLE = {
+    "timestamp 2001-13-45": b"description: 2001-13-45\n",
+    "float tag on text": b"frame_time_ms: !!float abc\n",
+    "int tag on text": b"frame_time_ms: !!int abc\n",
+    "4301-digit integer": b"frame_time_ms: " + b"9" * 4301 + b"\n",
+}
+
+
+@pytest.mark.parametrize("extra", UNREADABLE.values(), ids=UNREADABLE.keys())
+def test_a_value_yaml_cannot_construct_is_422_not_500(client, uploader, extra):
+    body = assert_problem(
+        send(client, "MXT_EVTTHR_20250301T120000_V01.yaml", EVTTHR + extra, uploader), 422
+    )
+    assert body["errors"][0]["rule"] == "yaml"
+    assert "cannot be read" in body["errors"][0]["reason"]
+    assert stored(client) == []
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [b'description: "bad\\0value"\n', b'description: "\\e[2J"\n', b'"\\x85key": 1\n',
+     b'description: "a\\ud800"\n', b'"key\\tname": 1\n'],
+    ids=["NUL", "escape", "C1 in a key", "surrogate", "tab in a key"],
+)  # fmt: skip
+def test_a_control_character_in_a_yaml_string_is_422(client, uploader, extra):
+    body = assert_problem(
+        send(client, "MXT_EVTTHR_20250301T120000_V01.yaml", EVTTHR + extra, uploader), 422
+    )
+    assert body["errors"][0]["rule"] == "control-characters"
+    assert stored(client) == []
+
+
+def test_multi_line_values_are_kept_but_never_become_the_description(client, uploader):
+    """Block scalars may hold tab and newline; CAL_DESC, one FITS line, falls back."""
+    content = EVTTHR + b"description: |\n  two\n  \tlines\n"
+    response = send(client, "MXT_EVTTHR_20250301T120000_V01.yaml", content, uploader)
+    assert response.status_code == 201, response.get_json()
+    (dataset,) = response.get_json()["datasets"]
+    assert dataset["cal_desc"] == "MXT EVTTHR onboard configuration V01"
+
+
+def test_on_board_dates_begin_in_1900(client, uploader):
+    body = assert_problem(
+        send(client, "MXT_EVTTHR_18991231T235959_V01.yaml", EVTTHR, uploader), 422
+    )
+    assert "from 1900" in body["detail"]
+    assert body["errors"][0]["pattern"] == PATTERN
+    assert_problem(send(client, "MXT_EVTTHR_09990101T000000_V01.yaml", EVTTHR, uploader), 422)
+    assert stored(client) == []
+    first = send(client, "MXT_EVTTHR_19000101T000000_V01.yaml", EVTTHR, uploader)
+    assert first.status_code == 201, first.get_json()
+    (dataset,) = first.get_json()["datasets"]
+    assert (dataset["cal_vsd"], dataset["cal_vst"]) == ("1900-01-01", "00:00:00")
+    assert active(client, "1900-01-02") == ["MXT_EVTTHR_19000101T000000_V01.yaml"]

@@ -252,7 +252,7 @@ def test_explain_reports_superseded_epochs(client, uploader):
             "instrument": "MXT",
             "codename": "GAIN",
             "date": "2025-07-01",
-            "explain": "1",
+            "explain": "true",
         },
     ).get_json()
     assert body["explain"] == [
