@@ -128,6 +128,7 @@ def main() -> None:
             str(BIN / "gunicorn"),
             "-w",
             "2",
+            "--no-control-socket",
             "-b",
             f"127.0.0.1:{port}",
             "caldb_server:create_app()",

@@ -241,7 +241,7 @@ def measure(database_url: str, queries: list[Row], work: Path) -> dict[str, Any]
         results["api"], results["answers"] = api_run(port, paths)
         results["remote"], results["mismatches"] = remote_run(port, queries, results["answers"])
     port = free_port()
-    gunicorn = [str(BIN / "gunicorn"), "-w", "4", "-b", f"127.0.0.1:{port}"]
+    gunicorn = [str(BIN / "gunicorn"), "-w", "4", "--no-control-socket", "-b", f"127.0.0.1:{port}"]
     loader = wrk_load if shutil.which("wrk") else python_load
     results["client"] = "wrk -t1" if loader is wrk_load else "Python client processes"
     with running([*gunicorn, "caldb_server:create_app()"], env, port, work / "gunicorn.log"):

@@ -1,10 +1,12 @@
 """The application factory.
 
-``create_app()`` reads the settings, opens the database, loads the registry, prepares the
-file tree, registers the blueprints (all JSON endpoints under ``/api/v1``, the HEASARC
-tree under ``/caldb``), the error handlers and the access rules. Importing this module
-has no side effect.
-Production: ``gunicorn -w 4 -b 0.0.0.0:8000 'caldb_server:create_app()'``.
+``create_app()`` reads the settings, opens the database, loads the registry, removes what
+dead processes left in the tree's ``.incoming``, registers the blueprints (all JSON
+endpoints under ``/api/v1``, the HEASARC tree under ``/caldb``), the response headers, the
+error handlers and the access rules. It creates nothing: the database, the tree and the
+instance secret are made by ``caldb-server init`` (a server started on a never-initialised
+instance leaves it as it was). Importing this module has no side effect.
+Production: ``gunicorn -w 4 --no-control-socket -b 0.0.0.0:8000 'caldb_server:create_app()'``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from flask import Flask
 
-from caldb_server import web
+from caldb_server import headers, web
 from caldb_server.auth.access import check_access_rules
 from caldb_server.auth.verification import build_verifier
 from caldb_server.auth.views import blueprint as auth_blueprint
@@ -28,6 +30,7 @@ from caldb_server.instruments.views import blueprint as instruments_blueprint
 from caldb_server.meta.views import blueprint as meta_blueprint
 from caldb_server.onboard.views import blueprint as onboard_blueprint
 from caldb_server.registry import load_registry
+from caldb_server.request_class import CaldbRequest
 from caldb_server.search.views import blueprint as search_blueprint
 from caldb_server.storage import Storage
 from caldb_server.users.views import blueprint as users_blueprint
@@ -59,6 +62,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     config = dict(config or {})
     settings = load_settings(config)
     app = Flask("caldb_server", instance_path=str(settings.instance_path), static_folder=None)
+    app.request_class = CaldbRequest  # closes the spool files of malformed uploads
     app.config.update(
         TESTING=bool(config.get("TESTING", False)),
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
@@ -68,7 +72,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Werkzeug would answer '//' in a path with a redirect, which CFITSIO does not follow.
     app.url_map.merge_slashes = False
     storage = Storage(settings.root)
-    storage.create()
+    storage.remove_stale_parts()  # a killed upload's bytes do not wait for fsck --repair
+    headers.init_app(app)  # first: its hook runs last, after the commit hook (see headers)
     web.init_app(
         app,
         web.Caldb(
@@ -84,4 +89,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(heasarc_blueprint)
     register_error_handlers(app)
     check_access_rules(app)  # every endpoint has a rule, enforced before each request
+    # After the access check: an anonymous client must not make the server parse a body.
+    app.before_request(web.refuse_control_characters)
     return app

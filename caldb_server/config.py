@@ -2,8 +2,10 @@
 
 Every setting has a safe embedded default so that ``caldb-server init`` works on a fresh
 machine: a SQLite database and a file tree inside the instance folder, and a secret key
-generated once into that folder (mode 600). Production sets ``CALDB_DATABASE_URL`` to
-PostgreSQL and shares ``CALDB_ROOT`` and ``CALDB_SECRET_KEY`` between processes.
+generated once into that folder (mode 600) by ``init``. Reading the settings creates
+nothing: a command refused on a never-initialised instance leaves it as it was. Production
+sets ``CALDB_DATABASE_URL`` to PostgreSQL and shares ``CALDB_ROOT`` and
+``CALDB_SECRET_KEY`` between processes.
 """
 
 from __future__ import annotations
@@ -15,13 +17,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ConfigError", "OidcSettings", "Settings", "load_settings", "parse_flag"]
+__all__ = [
+    "ConfigError",
+    "MissingSecret",
+    "OidcSettings",
+    "Settings",
+    "load_settings",
+    "parse_flag",
+]
 
 DEFAULT_REGISTRY = Path(__file__).parent / "registry" / "svom.yaml"
 
 
 class ConfigError(ValueError):
     """A setting with a value the server cannot use."""
+
+
+class MissingSecret(ConfigError):
+    """No ``CALDB_SECRET_KEY`` and no instance secret: the instance was never initialised."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,7 @@ class Settings:
     secret_key: str
     registry_path: Path
     max_upload_mb: int = 512
+    max_hdus: int = 1000  # HDUs per uploaded FITS file, the primary included
     token_issuer: str = "svom-caldb"  # noqa: S105 - an issuer name, not a secret
     token_days: int = 30
     public_url: str | None = None
@@ -69,12 +83,17 @@ def _positive_int(name: str, value: Any) -> int:
     return number
 
 
-def _secret_from_file(path: Path) -> str:
-    """Read the instance secret, creating it on first use.
+def _secret_from_file(path: Path, *, create: bool) -> str:
+    """Read the instance secret; with ``create``, make it first if it is missing.
 
-    Several server processes may start at once: the secret is written in full to a private
+    Several processes may initialise at once: the secret is written in full to a private
     file, then linked into place, which only one of them can do; the others read it.
     """
+    if not create and not path.exists():
+        raise MissingSecret(
+            f"there is no secret key ({path} is missing): run 'caldb-server init', "
+            "or set CALDB_SECRET_KEY (the same for every host of one CalDB)"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         candidate = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
@@ -93,6 +112,8 @@ def _secret_from_file(path: Path) -> str:
 def load_settings(
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    create_secret: bool = False,
 ) -> Settings:
     """Build the settings from the environment, then ``overrides`` (used by tests).
 
@@ -103,11 +124,14 @@ def load_settings(
         the environment.
     environ : mapping, optional
         The environment to read; ``os.environ`` by default.
+    create_secret : bool
+        Generate ``<instance>/secret_key`` if there is neither it nor ``CALDB_SECRET_KEY``
+        (``caldb-server init``); otherwise that is a :class:`MissingSecret`.
 
     Raises
     ------
     ConfigError
-        If a value is malformed.
+        If a value is malformed, or (:class:`MissingSecret`) there is no secret key.
     """
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {
@@ -117,7 +141,9 @@ def load_settings(
     }
     values.update(overrides or {})
     instance = Path(values.get("INSTANCE_PATH") or Path.cwd() / "instance").resolve()
-    secret = values.get("SECRET_KEY") or _secret_from_file(instance / "secret_key")
+    secret = values.get("SECRET_KEY") or _secret_from_file(
+        instance / "secret_key", create=create_secret
+    )
     if len(secret) < 32:
         raise ConfigError("CALDB_SECRET_KEY must be at least 32 characters long")
     return Settings(
@@ -127,6 +153,7 @@ def load_settings(
         secret_key=secret,
         registry_path=Path(values.get("REGISTRY") or DEFAULT_REGISTRY).resolve(),
         max_upload_mb=_positive_int("CALDB_MAX_UPLOAD_MB", values.get("MAX_UPLOAD_MB", 512)),
+        max_hdus=_positive_int("CALDB_MAX_HDUS", values.get("MAX_HDUS", 1000)),
         token_issuer=values.get("TOKEN_ISSUER") or "svom-caldb",
         token_days=_positive_int("CALDB_TOKEN_DAYS", values.get("TOKEN_DAYS", 30)),
         public_url=_public_url(values.get("PUBLIC_URL")),

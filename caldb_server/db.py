@@ -10,11 +10,17 @@ rolled back and its staged files are discarded (see :mod:`caldb_server.storage`)
 from __future__ import annotations
 
 import contextlib
+import os
+import select
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event, make_url
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -22,7 +28,17 @@ from sqlalchemy.types import TypeDecorator
 
 from caldb_server import storage
 
-__all__ = ["Base", "Database", "UTCDateTime", "commit", "upsert_statement", "utcnow"]
+__all__ = [
+    "Base",
+    "Database",
+    "UTCDateTime",
+    "commit",
+    "create_sqlite_file",
+    "make_engine",
+    "sqlite_path",
+    "upsert_statement",
+    "utcnow",
+]
 
 # Stable constraint names, so that migrations can refer to them on every backend.
 NAMING_CONVENTION = {
@@ -104,20 +120,103 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-def make_engine(url: str) -> Engine:
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite database URL; None for other databases and in-memory ones."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    if parsed.database.startswith("file:"):
+        return None  # a URI: the operator chose every option, creation included
+    return Path(parsed.database)
+
+
+def create_sqlite_file(path: Path) -> None:
+    """Create an empty SQLite database file that only its owner can read (if missing).
+
+    It holds password hashes and token records. Made 0600 from the start, never widened
+    then narrowed; SQLite gives its ``-wal``, ``-shm`` and ``-journal`` files the mode of
+    the database file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def _existing_sqlite_file(path: Path) -> Any:
+    """A connection factory that opens ``path`` but never creates it (SQLite's ``mode=rw``).
+
+    A server or a command pointed at a never-initialised instance must leave no empty
+    database behind; only ``caldb-server init`` creates one.
+    """
+    uri = f"file:{quote(str(path.absolute()))}?mode=rw"
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
+
+    return connect
+
+
+def make_engine(url: str, *, create: bool = True) -> Engine:
     """Create the engine for ``url`` with the settings each backend needs.
 
-    ``postgresql://`` means the psycopg 3 driver this project installs.
+    ``postgresql://`` means the psycopg 3 driver this project installs. A SQLite file is
+    created (mode 0600) when missing if ``create``, else connecting to it fails with
+    ``OperationalError`` as for an unreachable server.
     """
     if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        path = sqlite_path(url)
+        options: dict[str, Any] = {"connect_args": {"timeout": 30, "check_same_thread": False}}
+        if path is not None:
+            if create:
+                create_sqlite_file(path)
+            options = {"creator": _existing_sqlite_file(path)}
+        engine = create_engine(url, **options)
         _configure_sqlite(engine)
         return engine
-    # No pre-ping: it costs a round trip per request. A connection that died with the
-    # server raises OperationalError, answered 503 (clients retry), and invalidates the pool.
-    return create_engine(url, pool_size=5, max_overflow=5)
+    # No pre-ping: it costs a round trip per request. Connections the server closed while
+    # they sat in the pool are dropped at checkout instead (one poll(), no round trip); one
+    # that dies during a request raises OperationalError, answered 503 (clients retry).
+    engine = create_engine(
+        url, pool_size=5, max_overflow=5, connect_args=_postgresql_timeouts(make_url(url).query)
+    )
+    _drop_connections_closed_by_the_server(engine)
+    return engine
+
+
+# A database that vanishes without a reset (a cut network, a frozen host) must cost a
+# request seconds, answered 503, not the worker's whole timeout: bounded connects, and TCP
+# keepalives that notice a silent peer. A URL's own values win.
+_POSTGRESQL_TIMEOUTS = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+
+
+def _postgresql_timeouts(query: Any) -> dict[str, int]:
+    return {key: value for key, value in _POSTGRESQL_TIMEOUTS.items() if key not in query}
+
+
+def _drop_connections_closed_by_the_server(engine: Engine) -> None:
+    """Never hand a request a pooled PostgreSQL connection that the server has closed.
+
+    An idle connection has nothing to read: a readable socket means the server closed it
+    (restart, failover, a reset network) or sent its last FATAL message. The pool then opens
+    a new connection, so a database that is back costs no failed request.
+    """
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if dbapi_connection.closed:
+            raise sa_exc.DisconnectionError("the pooled connection is closed")
+        poller = select.poll()
+        poller.register(dbapi_connection.fileno(), select.POLLIN | select.POLLPRI)
+        if poller.poll(0):
+            raise sa_exc.DisconnectionError("the database closed this pooled connection")
 
 
 class Database:
@@ -125,7 +224,7 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, create=False)  # only 'caldb-server init' creates one
         # Reads on PostgreSQL run in autocommit: a search is one statement, and BEGIN/COMMIT
         # around it would be two more round trips. SQLite keeps transactions (no network).
         reads = self.engine
@@ -140,6 +239,16 @@ class Database:
         self._write_sessions = sessionmaker(
             self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
         )
+
+    @property
+    def display_url(self) -> str:
+        """The URL without its password, for messages."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def file_missing(self) -> bool:
+        """Whether this is a SQLite database whose file does not exist (never initialised)."""
+        path = sqlite_path(self.url)
+        return path is not None and not path.exists()
 
     def session(self, *, write: bool = False) -> Session:
         """A new session; ``write`` ones take the write lock first on SQLite."""

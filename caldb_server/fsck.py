@@ -7,10 +7,11 @@ Inconsistencies (the exit status is non-zero):
   Only a crash between an upload's rename and its commit can leave one; it was never
   visible (files are served through the catalogue only).
 
-Notices (harmless): temporary files left in ``.incoming`` by an interrupted upload, and
-stray files younger than a grace period (another process may be about to commit them).
-``--repair`` moves strays to ``.trash/`` and deletes old temporary files; it never touches
-the catalogue.
+Notices (harmless): temporary files left in ``.incoming`` by an interrupted upload (every
+app removes those of dead processes when it starts), and stray files younger than a grace
+period (another process may be about to commit them). ``--repair`` moves strays to
+``.trash/`` and deletes old temporary files, never one a live process holds; it never
+touches the catalogue.
 """
 
 from __future__ import annotations
@@ -153,5 +154,7 @@ def fsck(
         else:
             _stray(storage, path, report, old=old, repair=repair)
     for path in sorted(storage.incoming_dir.glob("*")):
-        _leftover(storage, path, report, old=path.stat().st_mtime < horizon, repair=repair)
+        # A file a live process holds is in flight however old it is (a slow upload).
+        old = path.stat().st_mtime < horizon and not storage.part_in_use(path)
+        _leftover(storage, path, report, old=old, repair=repair)
     return report

@@ -14,6 +14,12 @@ config = context.config
 target_metadata = Base.metadata
 
 
+def _database_url() -> str:
+    # Migrating from the command line initialises the instance, like 'caldb-server init'.
+    url = config.get_main_option("sqlalchemy.url")
+    return url or load_settings(create_secret=True).database_url
+
+
 def _configure_and_run(connection) -> None:
     if connection.dialect.name == "postgresql":
         # Never wait forever behind a long transaction of a running server.
@@ -31,7 +37,7 @@ def _configure_and_run(connection) -> None:
 
 def run_migrations_offline() -> None:
     context.configure(
-        url=config.get_main_option("sqlalchemy.url") or load_settings().database_url,
+        url=_database_url(),
         target_metadata=target_metadata,
         literal_binds=True,
     )
@@ -44,7 +50,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _configure_and_run(connection)
         return
-    engine = make_engine(config.get_main_option("sqlalchemy.url") or load_settings().database_url)
+    engine = make_engine(_database_url())
     try:
         with engine.connect() as connection:
             _configure_and_run(connection)

@@ -31,6 +31,7 @@ __all__ = [
     "check_access_rules",
     "current_principal",
     "enforce_access",
+    "needs_token",
     "public",
     "readable",
     "require_role",
@@ -77,6 +78,11 @@ def _needed(rule: str) -> tuple[bool, str | None]:
     if rule == AUTHENTICATED:
         return True, None
     return True, rule
+
+
+def needs_token(endpoint: str) -> bool:
+    """Whether answers of ``endpoint`` depend on the caller's token (caches must vary on it)."""
+    return _needed(current_app.view_functions[endpoint].access_rule)[0]
 
 
 def _bearer_token() -> str:

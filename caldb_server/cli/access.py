@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import click
 
+from caldb_server.auth.models import TokenRecord
 from caldb_server.auth.records import record_issued, revoke
 from caldb_server.auth.tokens import MAX_SUBJECT, ROLES, issue_token
 from caldb_server.cli.common import actor_option, handles_errors, main, open_services
@@ -79,11 +80,31 @@ def create_token(roles: tuple[str, ...], subject: str | None, days: int | None, 
 @actor_option
 @handles_errors
 def revoke_token(jti: str, actor: str) -> None:
-    """Revoke a token by its id (jti); every server refuses it from its next request."""
+    """Revoke a token by its id (jti); every server refuses it from its next request.
+
+    A jti this CalDB never issued is recorded as revoked too (the identity provider's tokens
+    are revoked that way), and the answer says so: a mistyped jti must not pass for done.
+    """
     if not 0 < len(jti) <= 200 or not jti.isprintable():
         raise click.BadParameter("a token id has 1 to 200 printable characters", param_hint="JTI")
     with open_services() as (_app, services), services.database.unit_of_work() as session:
+        before = session.get(TokenRecord, jti)
+        already = before is not None and before.revoked_at is not None
         record = revoke(session, jti, actor=actor, now=utcnow())
-    click.echo(
-        f"token {jti} revoked at {record.revoked_at.isoformat() if record.revoked_at else ''}"
-    )
+        external_accepted = services.settings.oidc is not None
+    when = record.revoked_at.isoformat() if record.revoked_at else "?"
+    if record.issued_at is not None:  # issued here: by create-token or a login
+        if already:
+            click.echo(f"token {jti} was already revoked at {when} by {record.revoked_by}")
+        else:
+            click.echo(f"token {jti} revoked at {when}")
+        return
+    done = f"already recorded as revoked at {when}" if already else "recorded as revoked"
+    click.echo(f"jti {jti} was never issued here; {done} (external token)")
+    if not external_accepted:
+        click.echo(
+            "note: no identity provider is configured (CALDB_OIDC_*), so this server accepts "
+            "no token with that id anyway; check the jti ('GET /api/v1/auth/tokens' lists "
+            "the tokens issued here)",
+            err=True,
+        )

@@ -20,7 +20,7 @@ from caldb_server.cli.common import (
     open_services,
     report_error,
 )
-from caldb_server.db import utcnow
+from caldb_server.db import sqlite_path, utcnow
 from caldb_server.errors import CaldbError, NotFound, ValidationFailed
 from caldb_server.fsck import fsck
 from caldb_server.heasarc.cif import CifFormatError
@@ -35,13 +35,27 @@ __all__ = ["export", "fsck_command", "import_cif_command", "ingest", "init", "re
 
 @main.command()
 def init() -> None:
-    """Create or upgrade the database schema and the file tree."""
-    with open_services(require_schema=False) as (_app, services):
+    """Create or upgrade the database schema and the file tree (and the instance secret)."""
+    with open_services(initialise=True) as (_app, services):
         migrate.upgrade(services.database.engine)
         services.storage.create()
-        click.echo(f"database: {services.database.engine.url.render_as_string(hide_password=True)}")
+        click.echo(f"database: {services.database.display_url}")
+        _warn_if_readable_by_others(sqlite_path(services.database.url))
         click.echo(f"schema:   {migrate.head_revision()}")
         click.echo(f"tree:     {services.storage.root}")
+
+
+def _warn_if_readable_by_others(path: Path | None) -> None:
+    """An instance made before init created its database 0600: tell, do not change it."""
+    if path is None or not path.exists():
+        return
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        click.echo(
+            f"note: {path} (password hashes, token records) has mode {mode:04o}; "
+            f"'chmod 600 {path}' unless others must read it",
+            err=True,
+        )
 
 
 @main.command()
@@ -104,6 +118,7 @@ def _ingest_one(services: Caldb, path: Path, *, supersede: bool, actor: str) -> 
             actor=actor,
             supersede=supersede,
             max_bytes=services.settings.max_upload_bytes,
+            max_hdus=services.settings.max_hdus,
         )
 
 
@@ -117,17 +132,26 @@ def _ingest_one(services: Caldb, path: Path, *, supersede: bool, actor: str) -> 
 @actor_option
 @handles_errors
 def import_cif_command(cif: Path, files_root: Path | None, actor: str) -> None:
-    """Import an existing HEASARC index (any mission); files are optional."""
+    """Import an existing HEASARC index (any mission); files are optional.
+
+    Values are read as HEASoft reads them; those only HEASoft's reading accepts are listed
+    as notes. A refused index imports nothing and every row that cannot be imported is
+    listed with its number (from 1, as fv shows it); the exit code is then 3.
+    """
     with open_services() as (_app, services), services.database.unit_of_work() as session:
         try:
             report = import_cif(session, services.storage, cif, files_root=files_root, actor=actor)
         except CifFormatError as error:
-            raise ValidationFailed(str(error)) from None
+            problems = [{"row": p.row, "reason": p.reason} for p in error.problems]
+            raise ValidationFailed(str(error), errors=problems) from None
+    for note in report.notes:
+        click.echo(f"  note: {note}")
     click.echo(
         f"{cif.name}: {report.rows_read} rows, {report.datasets_added} datasets added, "
         f"{report.datasets_present} already present ({report.quality_changes} quality changes), "
         f"{report.files_stored} files stored, "
         f"{len(report.files_metadata_only)} files not held (metadata only)"
+        + (f", {len(report.notes)} value(s) read as HEASoft reads them" if report.notes else "")
     )
 
 

@@ -77,7 +77,7 @@ def _supersede_flag() -> bool:
 @require_role("uploader")
 def upload_file_view() -> tuple[dict[str, Any], int]:
     """Upload one calibration FITS file (multipart field ``file``, optional ``supersede``)."""
-    upload = single_file_part()
+    upload = single_file_part(fields=frozenset({"supersede"}))
     supersede = _supersede_flag()
     services = extension()
     with services.storage.receive(upload.stream, upload.filename or "") as incoming:
@@ -89,6 +89,7 @@ def upload_file_view() -> tuple[dict[str, Any], int]:
             actor=current_principal().subject,
             supersede=supersede,
             max_bytes=services.settings.max_upload_bytes,
+            max_hdus=services.settings.max_hdus,
         )
     return upload_answer(outcome)
 
@@ -107,9 +108,19 @@ def upload_answer(outcome: IngestOutcome) -> tuple[dict[str, Any], int]:
     return body, 201 if outcome.created else 200
 
 
-def single_file_part() -> FileStorage:
-    """The one multipart part named ``file`` of an upload (400 otherwise)."""
+def single_file_part(fields: frozenset[str] = frozenset()) -> FileStorage:
+    """The one multipart part named ``file`` of an upload (400 otherwise).
+
+    Other parts must be among ``fields`` (422 otherwise): a misspelt ``supersed`` must not
+    be silently ignored.
+    """
     upload = request.files.get("file")
     if upload is None or len(request.files.getlist("file")) != 1 or len(request.files) != 1:
         raise BadRequest("send exactly one multipart part named 'file'")
+    unknown = sorted(set(request.form) - fields)
+    if unknown:
+        raise ValidationFailed(
+            "the upload has unknown fields",
+            errors=[{"field": name, "reason": "unknown field"} for name in unknown],
+        )
     return upload

@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from caldb_server import __version__
 from caldb_server.auth.access import public
+from caldb_server.headers import RETRY_AFTER_S
 from caldb_server.resources import schema_path
 from caldb_server.web import db_session
 
@@ -30,14 +31,16 @@ def openapi_document() -> dict[str, Any]:
 
 @blueprint.get("/health")
 @public
-def health_view() -> tuple[dict[str, Any], int]:
+def health_view() -> tuple[dict[str, Any], int, dict[str, str]]:
     """Liveness and database reachability (503 when the database cannot be reached)."""
     try:
         db_session().execute(text("SELECT 1"))
     except SQLAlchemyError:
         log.warning("health check: database unreachable", exc_info=True)
-        return {"status": "unavailable", "database": "unreachable", "version": __version__}, 503
-    return {"status": "ok", "database": "ok", "version": __version__}, 200
+        body = {"status": "unavailable", "database": "unreachable", "version": __version__}
+        # Like every other 503: load balancers and clients know when to look again.
+        return body, 503, {"Retry-After": str(RETRY_AFTER_S)}
+    return {"status": "ok", "database": "ok", "version": __version__}, 200, {}
 
 
 @blueprint.get("/openapi.json")

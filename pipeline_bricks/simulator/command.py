@@ -286,9 +286,10 @@ def _simulate(args: argparse.Namespace) -> str:
     public_caldb = {"url": caldb["url"], "as_of": args.as_of}
     truth = truth_document(config, cal, result, identity=identity, caldb=public_caldb, files=files)
     write_json(out / files["truth"], truth)
-    write_json(
+    write_json(  # holds the CalDB token when CALDB_TOKEN is set
         out / files["runtime_data"],
         runtime_data_document(identity, files, caldb, overrides),
+        private=True,
     )
     counts = truth["counts"]
     extra = sum(source["counts"]["events"] for source in truth["extra_sources"])

@@ -7,6 +7,7 @@ failed run never leaves half a file under the final name.
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -217,13 +218,21 @@ def write_attitude(path: Path, header: ObservationHeader, table: AttitudeTable) 
     _write_fits(fits.HDUList([primary, attitude]), path)
 
 
-def write_json(path: Path, document: dict[str, Any]) -> None:
-    """Write ``document`` as indented JSON (temporary file, then rename)."""
+def write_json(path: Path, document: dict[str, Any], *, private: bool = False) -> None:
+    """Write ``document`` as indented JSON (temporary file, then rename).
+
+    ``private`` files (a ``runtime_data.json`` holds a bearer token) are created readable by
+    their owner only (0600) from the start, not narrowed after being written.
+    """
     temporary = path.with_name(f".{path.name}.part")
+    temporary.unlink(missing_ok=True)  # O_CREAT keeps the mode of a file left by a crash
+    text = json.dumps(document, indent=2, allow_nan=False) + "\n"
     try:
-        temporary.write_text(
-            json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8"
+        descriptor = os.open(
+            temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o644
         )
+        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+            stream.write(text)
         temporary.replace(path)
     finally:
         temporary.unlink(missing_ok=True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from pipeline_bricks.cli import main
 from pipeline_bricks.simulator.command import main as mxt_simulate
+from pipeline_bricks.simulator.writer import write_json
 from tests.pipeline.simulation import DATE, run_simulator
 
 BASE = ["simulate", "--date", DATE]
@@ -118,3 +120,27 @@ def test_success_prints_one_summary_line(demo_caldb, caldb_cache, tmp_path, caps
     assert output.endswith(f" in {tmp_path}\n")
     assert (tmp_path / "00012345_mxt_l1_evt.fits").is_file()
     assert (tmp_path / "00012345_att.fits").is_file()
+    # runtime_data.json carries the CalDB token: readable by its owner only.
+    assert (tmp_path / "runtime_data.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_private_json_is_created_private_even_over_a_crashed_write(tmp_path):
+    path = tmp_path / "runtime_data.json"
+    leftover = tmp_path / ".runtime_data.json.part"  # a write killed before its rename
+    leftover.write_text("{")
+    leftover.chmod(0o644)
+    write_json(path, {"caldb": {"token": "secret"}}, private=True)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert json.loads(path.read_text()) == {"caldb": {"token": "secret"}}
+    assert not leftover.exists()
+    write_json(tmp_path / "truth.json", {"counts": {}})  # not private: the usual mode
+    assert (tmp_path / "truth.json").stat().st_mode & 0o777 == 0o644 & ~current_umask()
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it (os.umask would, for every thread)."""
+    status = Path("/proc/self/status")
+    if not status.is_file():
+        pytest.skip("no /proc/self/status to read the umask from")
+    line = next(x for x in status.read_text().splitlines() if x.startswith("Umask:"))
+    return int(line.split()[1], 8)

@@ -180,7 +180,8 @@ def test_every_worker_refuses_a_revoked_token_at_once(backend, app, app_config, 
     token = created.stdout.strip()
     jti = jwt.decode(token, options={"verify_signature": False})["jti"]
     port = free_port()
-    command = [BIN / "gunicorn", "-w", "3", "-b", f"127.0.0.1:{port}", "caldb_server:create_app()"]
+    command = [BIN / "gunicorn", "-w", "3", "--no-control-socket", "-b", f"127.0.0.1:{port}"]
+    command.append("caldb_server:create_app()")
 
     def whoami(url):
         response = requests.get(f"{url}{WHOAMI}", headers=bearer(token), timeout=30)

@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from caldb_server.config import ConfigError, load_settings
+from caldb_server.config import ConfigError, MissingSecret, load_settings
 from caldb_server.registry import RegistryError, load_registry, parse_registry
 
 GOOD = {
@@ -22,12 +22,26 @@ GOOD = {
 
 
 def test_defaults_are_an_embedded_instance(tmp_path):
-    settings = load_settings(environ={"CALDB_INSTANCE_PATH": str(tmp_path)})
+    environ = {"CALDB_INSTANCE_PATH": str(tmp_path)}
+    settings = load_settings(environ=environ, create_secret=True)  # what init does
     assert settings.database_url == f"sqlite:///{tmp_path / 'caldb.sqlite'}"
     assert settings.root == tmp_path / "caldb"
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
-    again = load_settings(environ={"CALDB_INSTANCE_PATH": str(tmp_path)})
+    again = load_settings(environ=environ)
     assert again.secret_key == settings.secret_key  # generated once, then kept
+    assert load_settings(environ=environ, create_secret=True).secret_key == settings.secret_key
+
+
+def test_reading_the_settings_creates_nothing(tmp_path):
+    instance = tmp_path / "instance"
+    with pytest.raises(MissingSecret, match="caldb-server init"):
+        load_settings(environ={"CALDB_INSTANCE_PATH": str(instance)})
+    assert not instance.exists()
+    given = load_settings(
+        environ={"CALDB_INSTANCE_PATH": str(instance), "CALDB_SECRET_KEY": "k" * 40}
+    )
+    assert given.secret_key == "k" * 40
+    assert not instance.exists()
 
 
 def test_environment_wins_and_overrides_win_over_it(tmp_path):
@@ -50,8 +64,11 @@ def test_environment_wins_and_overrides_win_over_it(tmp_path):
     ],
 )
 def test_bad_settings_are_refused(tmp_path, environ):
-    with pytest.raises(ConfigError):
-        load_settings(environ={"CALDB_INSTANCE_PATH": str(tmp_path)} | environ)
+    base = {"CALDB_INSTANCE_PATH": str(tmp_path), "CALDB_SECRET_KEY": "k" * 40}
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ=base | environ)
+    assert not isinstance(raised.value, MissingSecret)
+    assert next(iter(environ)) in str(raised.value)
 
 
 def test_registry_expands_aliases_and_resolves_single_targets():
@@ -119,7 +136,11 @@ def test_secret_is_created_once_even_when_processes_race(tmp_path):
 
     environ = {"CALDB_INSTANCE_PATH": str(tmp_path)}
     with ThreadPoolExecutor(8) as pool:
-        secrets = set(pool.map(lambda _: load_settings(environ=environ).secret_key, range(32)))
+        secrets = set(
+            pool.map(
+                lambda _: load_settings(environ=environ, create_secret=True).secret_key, range(32)
+            )
+        )
     assert len(secrets) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]  # no leftover candidate
 
@@ -127,4 +148,10 @@ def test_secret_is_created_once_even_when_processes_race(tmp_path):
 @pytest.mark.parametrize("url", ["ftp://x", "caldb.example.org", "https://a b"])
 def test_public_url_must_be_http(tmp_path, url):
     with pytest.raises(ConfigError, match="PUBLIC_URL"):
-        load_settings(environ={"CALDB_INSTANCE_PATH": str(tmp_path), "CALDB_PUBLIC_URL": url})
+        load_settings(
+            environ={
+                "CALDB_INSTANCE_PATH": str(tmp_path),
+                "CALDB_SECRET_KEY": "k" * 40,
+                "CALDB_PUBLIC_URL": url,
+            }
+        )

@@ -72,7 +72,8 @@ def fsck(environ):
 def test_eight_concurrent_uploads_of_one_file(app, app_config, uploader):
     environ = server_env(app_config)
     port = free_port()
-    command = [BIN / "gunicorn", "-w", "4", "-b", f"127.0.0.1:{port}", "caldb_server:create_app()"]
+    command = [BIN / "gunicorn", "-w", "4", "--no-control-socket", "-b", f"127.0.0.1:{port}"]
+    command.append("caldb_server:create_app()")
     content = calfile_bytes(MXT_GAIN)
     statuses, barrier = [], threading.Barrier(8)
 
