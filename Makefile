@@ -29,7 +29,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 test: install system-deps lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 demo: install system-deps
 	$(BIN)/python scripts/demo.py

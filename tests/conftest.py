@@ -37,13 +37,37 @@ PG_URL_VARIABLE = "CALDB_TEST_DATABASE_URL"
 
 
 def postgresql_url() -> str:
-    """The test PostgreSQL URL, or skip with the reason."""
+    """The test PostgreSQL URL, or skip with the reason.
+
+    Under pytest-xdist each worker gets a database of its own, ``<name>_<worker>``, made
+    on first use: the tests empty their database freely.
+    """
     url = os.environ.get(PG_URL_VARIABLE)
     if not url:
         pytest.skip(f"{PG_URL_VARIABLE} is not set (CI sets it; see .ci/run)")
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return url
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return url if worker is None else _worker_database(url, worker)
+
+
+def _worker_database(url: str, worker: str) -> str:
+    shared = sa.make_url(url)
+    own = shared.set(database=f"{shared.database}_{worker}")
+    engine = sa.create_engine(shared.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            exists = connection.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                {"name": own.database},
+            ).first()
+            if exists is None:
+                connection.exec_driver_sql(f'CREATE DATABASE "{own.database}"')
+    except sa.exc.OperationalError as error:
+        pytest.skip(f"PostgreSQL at {PG_URL_VARIABLE} is unreachable: {error.orig}")
+    finally:
+        engine.dispose()
+    return own.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ directory of the runtime_data.json, so a scheduler can move a whole job director
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -14,10 +15,13 @@ from typing import Any
 
 import jsonschema
 
+from caldb_selection import parse_as_of
 from caldb_server.resources import schema_path
 from pipeline_bricks.framework.errors import BrickError
 
 __all__ = ["RuntimeData", "load_runtime_data"]
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,26 @@ class RuntimeData:
         """A path of this job: absolute, or relative to the runtime_data.json directory."""
         path = Path(text).expanduser()
         return path if path.is_absolute() else (self.path.parent / path).resolve()
+
+
+def _control_characters(value: Any, where: str = "") -> list[str]:
+    """Where a key or a string holds a control character.
+
+    A NUL in a path or a CR-LF in a token or URL would fail deep in the brick, or worse;
+    refused here and named.
+    """
+    if isinstance(value, str):
+        return [f"{where or '(root)'}: holds a control character"] if _CONTROL.search(value) else []
+    if isinstance(value, list):
+        return [
+            p for i, item in enumerate(value) for p in _control_characters(item, f"{where}/{i}")
+        ]
+    if isinstance(value, dict):
+        found = [p for key in value for p in _control_characters(key, f"{where} (a key)")]
+        return found + [
+            p for key, item in value.items() for p in _control_characters(item, f"{where}/{key}")
+        ]
+    return []
 
 
 @lru_cache(maxsize=1)
@@ -57,12 +81,15 @@ def load_runtime_data(path: str | Path) -> RuntimeData:
         document = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise BrickError(f"cannot read {path}: {error.strerror}") from None
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: nesting too deep
         raise BrickError(f"{path} is not JSON: {error}") from None
     problems = [
         f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
         for e in sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
     ]
+    problems += _control_characters(document)
+    if not problems:
+        problems += _as_of_problems(document.get("caldb", {}).get("as_of"))
     if problems:
         raise BrickError(f"invalid runtime_data.json {path}: " + "; ".join(problems))
     runtime = RuntimeData(
@@ -74,8 +101,25 @@ def load_runtime_data(path: str | Path) -> RuntimeData:
         parameters=document.get("parameters", {}),
         caldb=document.get("caldb", {}),
     )
-    return replace(
+    runtime = replace(
         runtime,
         inputs={k: [runtime.resolve(p) for p in v] for k, v in document["inputs"].items()},
         output_dir=runtime.resolve(document["output_dir"]),
     )
+    if runtime.output_dir.exists() and not runtime.output_dir.is_dir():
+        raise BrickError(f"output_dir {runtime.output_dir} exists and is not a directory")
+    return runtime
+
+
+def _as_of_problems(as_of: str | None) -> list[str]:
+    """Why ``caldb/as_of`` is not an instant the CalDB reads (the same rule, shared).
+
+    Checked before the brick spends its time reading inputs and calling the CalDB.
+    """
+    if as_of is None:
+        return []
+    try:
+        parse_as_of(as_of)
+    except ValueError as error:
+        return [f"caldb/as_of: {error}"]
+    return []
