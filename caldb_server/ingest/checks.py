@@ -5,7 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Check"]
+__all__ = ["QUOTED", "Check", "quoted"]
+
+# Most characters of a header value quoted in a reason: a value joined from CONTINUE
+# cards can be long, and the answer must stay small.
+QUOTED = 80
+
+
+def quoted(text: str, limit: int = QUOTED) -> str:
+    """``repr(text)``, or the repr of its first ``limit`` characters, an ellipsis and its length.
+
+    >>> quoted("a" * 100, 3)
+    "'aaa'… (100 characters)"
+    """
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text)} characters)"
 
 
 @dataclass(frozen=True)

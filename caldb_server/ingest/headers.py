@@ -31,9 +31,9 @@ from caldb_selection import (
 )
 from caldb_server.heasarc.cif import CBD_SLOTS
 from caldb_server.ingest.cards import Value
-from caldb_server.ingest.checks import Check
+from caldb_server.ingest.checks import Check, quoted
 from caldb_server.ingest.compression import CompressionError, NotFits, plain_copy
-from caldb_server.ingest.structure import verify_structure
+from caldb_server.ingest.structure import MAX_VALUE_CHARS, verify_structure
 
 __all__ = ["Check", "FileReading", "HduDataset", "read_calibration_file"]
 
@@ -87,9 +87,17 @@ class FileReading:
     notes: list[str] = field(default_factory=list)
 
 
-def _text(header: Header, keyword: str, hdu: int, checks: list[Check]) -> str | None:
-    """A keyword's value as stripped text, or None (with a check) if it is not text."""
+def _text(
+    header: Header, keyword: str, hdu: int, checks: list[Check], *, too_long: bool = False
+) -> str | None:
+    """A keyword's value as stripped text, or None (with a check) if it is not text.
+
+    ``too_long``: the value is a long string the structural walk did not join whole.
+    """
     if keyword not in header:
+        return None
+    if too_long:
+        checks.append(Check(f"value longer than {MAX_VALUE_CHARS} characters", hdu, keyword))
         return None
     value = header[keyword]
     if not isinstance(value, str):
@@ -126,6 +134,8 @@ def _check_vocabulary(upper: dict[str, str | None], hdu: int) -> list[Check]:
         checks.append(Check(f"type must be one of {', '.join(DATA_TYPES)}", hdu, "CDTP0001"))
     for slot in range(1, CBD_SLOTS + 1):
         keyword = f"CBD{slot}0001"
+        if len(upper[keyword] or "") > WIDTHS[keyword]:
+            continue  # refused as too long already; its parse errors would quote it whole
         try:
             parse_boundary(upper[keyword] or "NONE")
         except BoundaryError as error:
@@ -142,7 +152,7 @@ def _validity(
         try:
             vsd, legacy = normalise_validity_date(values["CVSD0001"])
         except TimeSpecError as error:
-            checks.append(Check(str(error), hdu, "CVSD0001"))
+            checks.append(Check(_shortened(error, values["CVSD0001"]), hdu, "CVSD0001"))
         else:
             if legacy:
                 notes.append(f"HDU {hdu}: legacy CVSD0001 {values['CVSD0001']!r} read as {vsd}")
@@ -151,18 +161,31 @@ def _validity(
             parse_time_of_day(values["CVST0001"])
             vst = values["CVST0001"]
         except TimeSpecError as error:
-            checks.append(Check(str(error), hdu, "CVST0001"))
+            checks.append(Check(_shortened(error, values["CVST0001"]), hdu, "CVST0001"))
         else:
             if len(vst) != len("hh:mm:ss"):  # CAL_VST is 8A: no fractions of a second
-                checks.append(Check(f"{vst!r} is not hh:mm:ss", hdu, "CVST0001"))
+                checks.append(Check(f"{quoted(vst)} is not hh:mm:ss", hdu, "CVST0001"))
                 vst = None
     return (vsd, vst) if vsd and vst else None
 
 
-def _read_hdu(header: Header, hdu: int, notes: list[str]) -> tuple[HduDataset | None, list[Check]]:
-    """The dataset of one HDU carrying CCLS0001, or every check it fails."""
+def _shortened(error: Exception, text: str) -> str:
+    """The message of ``error``, the value ``text`` it quotes shortened (:func:`quoted`)."""
+    return str(error).replace(repr(text), quoted(text))
+
+
+def _read_hdu(
+    header: Header, hdu: int, notes: list[str], too_long: frozenset[str] = frozenset()
+) -> tuple[HduDataset | None, list[Check]]:
+    """The dataset of one HDU carrying CCLS0001, or every check it fails.
+
+    ``too_long`` names the keywords whose value is longer than the walk joined.
+    """
     checks: list[Check] = []
-    values = {k: _text(header, k, hdu, checks) for k in (*WIDTHS, "CVSD0001", "CVST0001")}
+    values = {
+        k: _text(header, k, hdu, checks, too_long=k in too_long)
+        for k in (*WIDTHS, "CVSD0001", "CVST0001")
+    }
     checks += _check_presence_and_widths(header, values, hdu)
     upper = {k: (v.upper() if v else v) for k, v in values.items() if k != "CDES0001"}
     checks += _check_vocabulary(upper, hdu)
@@ -234,7 +257,7 @@ def read_calibration_file(
     for hdu in structure.hdus:
         if "CCLS0001" not in hdu.values:
             continue
-        dataset, checks = _read_hdu(hdu.values, hdu.index, reading.notes)
+        dataset, checks = _read_hdu(hdu.values, hdu.index, reading.notes, hdu.too_long)
         reading.checks.extend(checks)
         if dataset is not None:
             reading.datasets.append(dataset)

@@ -18,7 +18,7 @@ from caldb_server.ingest.checks import Check
 from caldb_server.ingest.columns import check_columns, indexed_keyword
 from caldb_server.ingest.mandatory import Mandatory, read_mandatory
 
-__all__ = ["HeaderRules", "check_header", "valid_date"]
+__all__ = ["HeaderRules", "card_checks", "check_header", "valid_date"]
 
 _STRINGS = frozenset(
     {"EXTNAME", "ORIGIN", "AUTHOR", "CREATOR", "REFERENC", "TELESCOP", "INSTRUME", "OBSERVER"}
@@ -36,6 +36,7 @@ _ARTICLES = {"string": "a string", "integer": "an integer", "logical": "a logica
 _MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _ARRAY_ONLY = ("BSCALE", "BZERO", "BUNIT", "BLANK", "DATAMAX", "DATAMIN")
 _TABLE_ONLY = ("TFIELDS", "THEAP")
+_LISTED = 10  # card numbers listed for a repeated keyword
 
 
 class HeaderRules:
@@ -52,11 +53,7 @@ def check_header(cards: list[Card], hdu: int) -> HeaderRules:
 
     ``hdu`` is 0 for the primary HDU.
     """
-    problems = [
-        Check(f"card {card.position}: {reason}", hdu, card.keyword)
-        for card in cards
-        for reason in card.problems
-    ]
+    problems = card_checks(cards, hdu)
     first: dict[str, Card] = {}
     positions: dict[str, list[int]] = defaultdict(list)
     for card in cards:
@@ -67,7 +64,7 @@ def check_header(cards: list[Card], hdu: int) -> HeaderRules:
     mandatory, mandatory_problems = read_mandatory(cards, hdu, groups)
     problems += mandatory_problems
     problems += [
-        Check(f"{keyword} appears {len(at)} times (cards {', '.join(map(str, at))})", hdu, keyword)
+        Check(f"{keyword} appears {len(at)} times (cards {_listed(at)})", hdu, keyword)
         for keyword, at in positions.items()
         if len(at) > 1
     ]
@@ -84,6 +81,22 @@ def check_header(cards: list[Card], hdu: int) -> HeaderRules:
             pcount=mandatory.pcount,
         )
     return HeaderRules(mandatory, first, problems)
+
+
+def card_checks(cards: list[Card], hdu: int) -> list[Check]:
+    """The problems of the cards themselves, one check each (bytes, name, value syntax)."""
+    return [
+        Check(f"card {card.position}: {reason}", hdu, card.keyword)
+        for card in cards
+        for reason in card.problems
+    ]
+
+
+def _listed(positions: list[int]) -> str:
+    """Card numbers, the first :data:`_LISTED` of them: a keyword may repeat 100 000 times."""
+    shown = ", ".join(map(str, positions[:_LISTED]))
+    rest = len(positions) - _LISTED
+    return f"{shown} and {rest} more" if rest > 0 else shown
 
 
 def _placement(first: dict[str, Card], hdu: int, mandatory: Mandatory) -> list[Check]:

@@ -7,6 +7,10 @@ DATASUM/CHECKSUM and the fill of its last block). So the work is linear in the n
 of HDUs and in the header bytes, and a file with more than ``max_hdus`` HDUs is refused
 as soon as HDU ``max_hdus + 1`` is seen, before its header is read.
 
+The walk stops as soon as it has found :data:`MAX_PROBLEMS` problems, within a header if
+need be: a file whose every card is broken costs that many checks, not one per card. A
+long string (``&`` and CONTINUE cards) is joined only up to :data:`MAX_VALUE_CHARS`.
+
 Bytes after the last HDU are an error unless they are whole 2880-byte blocks, which
 the standard allows as "special records" (FITS Standard 4.0 §3.5; real HEASARC files
 end with such a block of zeros). fitsverify reports them as an error; here they are a
@@ -15,6 +19,7 @@ note. This is the one place where the verifier is more lenient than fitsverify.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,16 +28,28 @@ from typing import BinaryIO
 from caldb_server.ingest.cards import CARD, Card, Value, continued_string, parse_card
 from caldb_server.ingest.checks import Check
 from caldb_server.ingest.checksum import MINUS_ZERO, fold, stream_sum
-from caldb_server.ingest.keywords import HeaderRules, check_header
+from caldb_server.ingest.keywords import HeaderRules, card_checks, check_header
 
-__all__ = ["BLOCK", "MAX_HEADER_CARDS", "Hdu", "Structure", "StructureLimit", "verify_structure"]
+__all__ = [
+    "BLOCK",
+    "MAX_HEADER_CARDS",
+    "MAX_PROBLEMS",
+    "MAX_VALUE_CHARS",
+    "Hdu",
+    "Structure",
+    "StructureLimit",
+    "verify_structure",
+]
 
 BLOCK = 2880
 # A limit of this server, not of FITS: a header of 100 000 cards (8 MB) is far beyond any
 # calibration file, and bounds the memory one header can take.
 MAX_HEADER_CARDS = 100_000
-# More problems than this are summed up in one: the answer stays small.
+# The walk stops at this many problems, and the answer lists one fewer and a summary.
 MAX_PROBLEMS = 1000
+# A kept long string is joined up to this many characters: no indexed keyword may hold more
+# than 70 (CIF widths), so a longer value is only ever refused, as too long.
+MAX_VALUE_CHARS = 1024
 _END = b"END     "
 
 
@@ -42,26 +59,38 @@ class StructureLimit(ValueError):
 
 @dataclass(frozen=True)
 class Hdu:
-    """One HDU that passed the walk: its number (primary 0), kind and kept values."""
+    """One HDU that passed the walk: its number (primary 0), kind and kept values.
+
+    ``too_long`` names the kept keywords whose long string goes on past
+    :data:`MAX_VALUE_CHARS` characters; their value holds only that many.
+    """
 
     index: int
     kind: str
     values: dict[str, Value]
+    too_long: frozenset[str] = frozenset()
 
 
 @dataclass
 class Structure:
-    """The walk's result: the HDUs located, every structural problem, notes."""
+    """The walk's result: the HDUs located, every structural problem, notes.
+
+    ``stopped`` tells that the walk stopped at :data:`MAX_PROBLEMS` problems.
+    """
 
     hdus: list[Hdu] = field(default_factory=list)
     problems: list[Check] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    stopped: bool = False
 
 
 def verify_structure(
     stream: BinaryIO, *, max_hdus: int | None = None, keep: Iterable[str] = ()
 ) -> Structure:
-    """Walk a plain (uncompressed) FITS file and report every structural problem.
+    """Walk a plain (uncompressed) FITS file and report its structural problems.
+
+    Every problem is reported, up to :data:`MAX_PROBLEMS`: there the walk stops, and the
+    last problem listed says that more were not.
 
     Parameters
     ----------
@@ -90,6 +119,9 @@ def verify_structure(
         cards, header_bytes = read
         rules = check_header(cards, index)
         result.problems += rules.problems
+        if len(result.problems) >= MAX_PROBLEMS:
+            result.stopped = True
+            break
         if index == 0:
             extend = rules.cards.get("EXTEND")
         data_start = offset + header_bytes
@@ -104,15 +136,19 @@ def verify_structure(
         result.problems += _checksums(
             stream, rules, index, start=offset, data_start=data_start, data_end=data_end
         )
-        result.hdus.append(Hdu(index, rules.mandatory.kind, _values(cards, kept)))
+        values, too_long = _values(cards, kept)
+        result.hdus.append(Hdu(index, rules.mandatory.kind, values, too_long))
         offset = data_end
         if not _extension_follows(stream, offset, size, result):
+            break
+        if len(result.problems) >= MAX_PROBLEMS:
+            result.stopped = True
             break
         if max_hdus is not None and len(result.hdus) >= max_hdus:
             raise StructureLimit(f"the file has more than {max_hdus} HDUs (CALDB_MAX_HDUS)")
     if extend is not None and extend.value is False and len(result.hdus) > 1:
         result.problems.append(Check("EXTEND = F but the file has extensions", 0, "EXTEND"))
-    result.problems = _bounded(result.problems)
+    result.problems = _bounded(result.problems, stopped=result.stopped)
     return result
 
 
@@ -121,11 +157,14 @@ def _read_header(
 ) -> tuple[list[Card], int] | None:
     """The cards of the header at ``offset`` (END included) and its size in bytes.
 
-    None, with a problem, if the file ends before the END card.
+    None, with a problem, if the file ends before the END card; None, with the problems
+    of the cards read so far, if they bring the problems found to :data:`MAX_PROBLEMS`
+    (``result.stopped``): the rest of the header is not read.
     """
     stream.seek(offset)
     cards: list[Card] = []
     blocks = 0
+    budget = MAX_PROBLEMS - len(result.problems)  # problems of cards that stop the walk
     while True:
         block = stream.read(BLOCK)
         blocks += 1
@@ -148,7 +187,13 @@ def _read_header(
                         Check("the header fill after END is not all blanks", index, "END")
                     )
                 return cards, blocks * BLOCK
-            cards.append(parse_card(raw, len(cards) + 1))
+            card = parse_card(raw, len(cards) + 1)
+            cards.append(card)
+            budget -= len(card.problems)
+            if budget <= 0:
+                result.problems += card_checks(cards, index)
+                result.stopped = True
+                return None
         if len(cards) > MAX_HEADER_CARDS:
             raise StructureLimit(
                 f"the header of HDU {index} has more than {MAX_HEADER_CARDS} cards"
@@ -225,26 +270,57 @@ def _checksums(
     return problems
 
 
-def _values(cards: list[Card], keep: frozenset[str]) -> dict[str, Value]:
-    """The first value of each kept keyword; a long string (``&`` + CONTINUE) joined."""
+def _values(cards: list[Card], keep: frozenset[str]) -> tuple[dict[str, Value], frozenset[str]]:
+    """The first value of each kept keyword, and the kept keywords whose value is too long.
+
+    A long string (``&`` + CONTINUE) is joined, up to :data:`MAX_VALUE_CHARS` characters.
+    """
     values: dict[str, Value] = {}
+    too_long = set()
     for position, card in enumerate(cards):
         if card.keyword not in keep or card.keyword in values:
             continue
         value = card.value
-        for continuation in cards[position + 1 :]:
-            if not (isinstance(value, str) and value.endswith("&")):
-                break
-            part = continued_string(continuation) if continuation.keyword == "CONTINUE" else None
-            if part is None:
-                break
-            value = value[:-1] + part
+        if isinstance(value, str) and value.endswith("&"):
+            value, whole = _long_string(value, itertools.islice(cards, position + 1, None))
+            if not whole:
+                too_long.add(card.keyword)
         values[card.keyword] = value
-    return values
+    return values, frozenset(too_long)
 
 
-def _bounded(problems: list[Check]) -> list[Check]:
-    if len(problems) <= MAX_PROBLEMS:
+def _long_string(first: str, following: Iterable[Card]) -> tuple[str, bool]:
+    """A string continued by the CONTINUE cards that follow (OGIP long-string convention).
+
+    The string and whether it is whole: joining stops past :data:`MAX_VALUE_CHARS`
+    characters (the value is cut there), so 100 000 CONTINUE cards cost a few joins.
+    """
+    parts = [first]
+    length = len(first)
+    for card in following:
+        if not parts[-1].endswith("&"):
+            break
+        part = continued_string(card) if card.keyword == "CONTINUE" else None
+        if part is None:
+            break
+        parts[-1] = parts[-1][:-1]
+        parts.append(part)
+        length += len(part) - 1
+        if length > MAX_VALUE_CHARS:
+            return "".join(parts)[:MAX_VALUE_CHARS], False
+    return "".join(parts), True
+
+
+def _bounded(problems: list[Check], *, stopped: bool) -> list[Check]:
+    """At most :data:`MAX_PROBLEMS` problems, the last one telling how many more there are."""
+    if len(problems) < MAX_PROBLEMS or (len(problems) == MAX_PROBLEMS and not stopped):
         return problems
     rest = len(problems) - MAX_PROBLEMS + 1
-    return [*problems[: MAX_PROBLEMS - 1], Check(f"... and {rest} more problems", field="file")]
+    if stopped:
+        reason = (
+            f"... and more problems not listed (at least {rest}): "
+            f"the verification stopped at {MAX_PROBLEMS} problems"
+        )
+    else:
+        reason = f"... and {rest} more problems not listed"
+    return [*problems[: MAX_PROBLEMS - 1], Check(reason, field="file")]

@@ -12,7 +12,9 @@ import bz2
 import gzip
 import io
 import lzma
+import struct
 import zipfile
+import zlib
 from collections.abc import Callable
 
 import pytest
@@ -93,6 +95,64 @@ def many_hdus(count: int) -> bytes:
     return calfile_bytes(*[gain(CCNM0001=f"G{i}") for i in range(count)])
 
 
+def spliced(data: bytes, hdu_start: int, keyword: str, cards: list[bytes]) -> bytes:
+    """``data`` with the card ``keyword`` of the header at ``hdu_start`` replaced by
+    ``cards``, the header grown to whole blocks."""
+    at = hdu_start
+    while data[at : at + 8] != f"{keyword:<8}".encode():
+        at += CARD
+    end = at
+    while data[end : end + 8] != b"END     ":
+        end += CARD
+    header = data[hdu_start:at] + b"".join(c.ljust(CARD) for c in cards)
+    header += data[at + CARD : end + CARD]
+    header = header.ljust(-(-len(header) // BLOCK) * BLOCK)
+    return data[:hdu_start] + header + data[-(-(end + CARD) // BLOCK) * BLOCK :]
+
+
+def broken_cards(count: int) -> bytes:
+    """The good file with ``count`` cards holding a 0x01 byte in each of its two headers."""
+    cards = [b"HISTORY \x01"] * count + [b"END"]
+    return spliced(spliced(GOOD, BLOCK, "END", cards), 0, "END", cards)
+
+
+def continued(keyword: str, count: int) -> bytes:
+    """The good file with the table's ``keyword`` a long string over ``count`` CONTINUE cards."""
+    base = calfile_bytes(gain(CBD10001="CCDID(1)"))
+    cards = [f"{keyword:<8}= 'x&'".encode()] + [b"CONTINUE  '" + b"x" * 60 + b"&'"] * count
+    return spliced(base, BLOCK, keyword, [*cards, b"CONTINUE  'end'"])
+
+
+def zip_patched(data: bytes, *, flags: int = 0, method: int | None = None) -> bytes:
+    """A one-member zip with flag bits set or its method changed, in both of its headers."""
+    patched = bytearray(data)
+    for at in (data.index(b"PK\x03\x04") + 6, data.index(b"PK\x01\x02") + 8):
+        patched[at] |= flags
+        if method is not None:
+            struct.pack_into("<H", patched, at + 2, method)
+    return bytes(patched)
+
+
+def zip_lzma_dictionary(size: int) -> bytes:
+    """A zip LZMA member of the good file whose properties ask a ``size``-byte dictionary."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_LZMA) as archive:
+        archive.writestr("a.fits", GOOD)
+    data = bytearray(buffer.getvalue())
+    name, extra = struct.unpack_from("<HH", data, 26)
+    struct.pack_into("<I", data, 30 + name + extra + 5, size)
+    return bytes(data)
+
+
+def xz_dictionary(code: int) -> bytes:
+    """xz of the good file, its LZMA2 dictionary-size byte set to ``code`` (40: 4 GiB)."""
+    data = lzma.compress(GOOD)
+    header = bytearray(data[12 : 12 + (data[12] + 1) * 4])
+    header[4] = code
+    header[-4:] = struct.pack("<I", zlib.crc32(header[:-4]))
+    return data[:12] + bytes(header) + data[12 + len(header) :]
+
+
 # Content cases: (file bytes, expected status).
 CONTENT: dict[str, tuple[bytes, int]] = {
     "empty": (b"", 422),
@@ -155,6 +215,17 @@ CONTENT: dict[str, tuple[bytes, int]] = {
         422,
     ),
     "1001 HDUs": (many_hdus(1001), 413),
+    "headers full of broken cards": (broken_cards(5000), 422),
+    "a keyword 10 000 times": (
+        spliced(GOOD, BLOCK, "END", [b"OBSERVER= 'me'"] * 10_000 + [b"END"]),
+        422,
+    ),
+    "CDES0001 over 10 000 CONTINUE cards": (continued("CDES0001", 10_000), 422),
+    "CBD10001 over 10 000 CONTINUE cards": (continued("CBD10001", 10_000), 422),
+    "encrypted zip": (zip_patched(zipped(("a.fits", GOOD)), flags=0x01), 422),
+    "zip method 99": (zip_patched(zipped(("a.fits", GOOD)), method=99), 422),
+    "zip LZMA 4 GiB dictionary": (zip_lzma_dictionary(0xFFFFFFFF), 422),
+    "xz 4 GiB dictionary": (xz_dictionary(40), 422),
 }
 
 # Request cases: (multipart parts, expected status); the content is the good file.

@@ -13,6 +13,7 @@ import functools
 import gzip
 import io
 import lzma
+import struct
 import zipfile
 import zlib
 from typing import Any
@@ -20,13 +21,15 @@ from typing import Any
 import pytest
 
 from caldb_server.config import ConfigError, load_settings
-from caldb_server.ingest import compression
+from caldb_server.ingest import compression, structure
+from caldb_server.ingest.structure import BLOCK, MAX_PROBLEMS, MAX_VALUE_CHARS, verify_structure
 from tests.conftest import SECRET
 from tests.helpers import calfile_bytes, tree_files
 from tests.server.fits_corpus import BAD_FILES, replace
 from tests.server.uploads import GOOD, gain, places, refused, send
 
 MIB = 1024 * 1024
+CARD = 80
 CHUNK = MIB  # what the server asks the decompressor for at a time
 
 
@@ -246,3 +249,276 @@ def test_decompressed_copy_is_named_as_its_writer_s_files(client, uploader, root
     assert upload.split(".")[0] == copy.split(".")[0]
     assert copy.endswith(".part")
     assert tree_files(root) == ["data/svom/mxt/bcf/gain/mxt_gain.fits.gz"]
+
+
+# -- bounded work on hostile headers --------------------------------------------------------
+
+
+def _header_starts(data: bytes) -> list[int]:
+    """Where each header starts (the data blocks of these files never start XTENSION)."""
+    return [0] + [o for o in range(BLOCK, len(data), BLOCK) if data[o : o + 8] == b"XTENSION"]
+
+
+def _spliced(data: bytes, hdu: int, keyword: str, cards: list[bytes]) -> bytes:
+    """``data`` with the card ``keyword`` of HDU ``hdu`` replaced by ``cards``.
+
+    The header grows (or shrinks) to whole blocks; the data after it is kept.
+    """
+    start = _header_starts(data)[hdu]
+    at, end = None, start
+    while data[end : end + 8] != b"END     ":
+        if at is None and data[end : end + 8] == keyword.encode().ljust(8):
+            at = end
+        end += CARD
+    if keyword == "END":
+        at = end
+    assert at is not None, keyword
+    header_end = -(-(end + CARD) // BLOCK) * BLOCK
+    header = data[start:at] + b"".join(c.ljust(CARD) for c in cards) + data[at + CARD : end + CARD]
+    header = header.ljust(-(-len(header) // BLOCK) * BLOCK, b" ")
+    return data[:start] + header + data[header_end:]
+
+
+def _broken_cards(data: bytes, per_hdu: int) -> bytes:
+    """``data`` with ``per_hdu`` cards holding a control byte (0x01) in every header."""
+    broken = b"HISTORY \x01 a control byte".ljust(CARD)
+    for hdu in reversed(range(len(_header_starts(data)))):
+        data = _spliced(data, hdu, "END", [broken] * per_hdu + [b"END"])
+    return data
+
+
+@pytest.fixture
+def parsed_cards(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per card the structural walk parses."""
+    calls: list[int] = []
+    real = structure.parse_card
+
+    def counted(raw: bytes, position: int) -> Any:
+        calls.append(position)
+        return real(raw, position)
+
+    monkeypatch.setattr(structure, "parse_card", counted)
+    return calls
+
+
+def test_a_file_of_broken_cards_costs_max_problems_checks(client, uploader, root, parsed_cards):
+    """The issue's file, scaled down: every header full of cards holding a 0x01 byte."""
+    content = _broken_cards(_datasets(5), 10_000)  # 6 HDUs, 60 000 broken cards, 4.8 MB
+    cards = len(content) // CARD
+    packed = gzip.compress(content, mtime=0)
+    assert len(packed) < 100_000
+    errors = refused(client, uploader, root, packed, name="mxt_gain.fits.gz")
+    assert len(errors) <= MAX_PROBLEMS + 1
+    assert errors[-1]["reason"].startswith("... and more problems not listed (at least ")
+    assert all("0x01" in e["reason"] for e in errors[:-1])
+    # The walk stopped inside the first header, after MAX_PROBLEMS broken cards.
+    assert len(parsed_cards) <= MAX_PROBLEMS + 10
+    assert len(parsed_cards) < cards // 50
+
+
+def test_the_walk_stops_at_the_header_that_reaches_max_problems(parsed_cards):
+    content = _broken_cards(_datasets(5), 400)  # 6 headers of 400 broken cards
+    found = verify_structure(io.BytesIO(content))
+    assert found.stopped
+    assert len(found.problems) == MAX_PROBLEMS
+    assert {p.hdu for p in found.problems[:-1]} == {0, 1, 2}  # 400 + 400 + 199 of HDU 2
+    assert found.problems[-1].reason == (
+        "... and more problems not listed (at least 1): the verification stopped at 1000 problems"
+    )
+    assert len(parsed_cards) < 3 * (400 + 36)  # two headers and part of the third
+
+
+def test_a_keyword_repeated_thousands_of_times_is_one_short_check():
+    content = _spliced(GOOD, 1, "END", [b"OBSERVER= 'me'"] * 20_000 + [b"END"])
+    found = verify_structure(io.BytesIO(content))
+    [repeated] = [p for p in found.problems if p.keyword == "OBSERVER"]
+    assert repeated.reason.startswith("OBSERVER appears 20000 times (cards ")
+    assert repeated.reason.endswith(" and 19990 more)")
+    assert len(repeated.reason) < 200
+
+
+def _continued(data: bytes, keyword: str, cards: int, first: str = "start") -> bytes:
+    """``data`` with ``keyword`` of HDU 1 a long string over ``cards`` CONTINUE cards."""
+    part = "x" * 60 + "&"
+    continued = [f"CONTINUE  '{part}'".encode()] * (cards - 1) + [b"CONTINUE  'end'"]
+    return _spliced(data, 1, keyword, [f"{keyword:<8}= '{first}&'".encode(), *continued])
+
+
+@pytest.fixture
+def joined_parts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per CONTINUE card joined to a kept value."""
+    calls: list[int] = []
+    real = structure.continued_string
+
+    def counted(card: Any) -> Any:
+        calls.append(card.position)
+        return real(card)
+
+    monkeypatch.setattr(structure, "continued_string", counted)
+    return calls
+
+
+@pytest.mark.parametrize("keyword", ["CDES0001", "CBD10001"])
+def test_a_value_continued_over_50000_cards_is_joined_up_to_a_bound(
+    client, uploader, root, joined_parts, keyword
+):
+    content = _continued(calfile_bytes(gain(CBD10001="CCDID(1)")), keyword, 50_000)
+    assert len(content) > 50_000 * CARD
+    response = send(client, uploader, gzip.compress(content, mtime=0), name="mxt_gain.fits.gz")
+    body = response.get_data()
+    assert response.status_code == 422, body[:1000]
+    assert len(body) < 64 * 1024
+    errors = response.get_json()["errors"]
+    assert errors == [
+        {"hdu": 1, "keyword": keyword, "reason": f"value longer than {MAX_VALUE_CHARS} characters"}
+    ]
+    assert len(joined_parts) <= MAX_VALUE_CHARS // 60 + 2  # not 50 000 joins
+    assert tree_files(root) == []
+
+
+def test_a_long_value_under_the_bound_is_read_whole():
+    content = _continued(GOOD, "CDES0001", 10)
+    [_, table] = verify_structure(io.BytesIO(content), keep={"CDES0001"}).hdus
+    assert table.values["CDES0001"] == "start" + "x" * 60 * 9 + "end"
+    assert table.too_long == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("keyword", "expected"),
+    [("CVSD0001", "is neither YYYY-MM-DD"), ("CVST0001", "is not a time of day")],
+)
+def test_a_long_value_is_quoted_shortened_in_its_reason(client, uploader, root, keyword, expected):
+    content = _continued(GOOD, keyword, 15, first="20")  # 857 characters, under the bound
+    errors = refused(client, uploader, root, content)
+    [error] = [e for e in errors if e.get("keyword") == keyword]
+    assert expected in error["reason"]
+    assert "… (" in error["reason"]
+    assert len(error["reason"]) < 200
+
+
+def test_an_over_wide_boundary_is_refused_as_too_long_only(client, uploader, root):
+    content = calfile_bytes(gain(CBD10001="CCDID(1)"))
+    content = _continued(content, "CBD10001", 10, first="CCDID(1")  # no closing parenthesis
+    errors = refused(client, uploader, root, content)
+    assert errors == [{"hdu": 1, "keyword": "CBD10001", "reason": "longer than 70 characters"}]
+
+
+# -- zip members zipfile cannot read, LZMA decoders too large -------------------------------
+
+
+def _zip_of(content: bytes, method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", method) as archive:
+        archive.writestr("mxt_gain.fits", content)
+    return buffer.getvalue()
+
+
+def _zip_patched(
+    data: bytes, *, flags: int = 0, method: int | None = None, version: int | None = None
+) -> bytes:
+    """A one-member zip with flag bits set, or its method or version needed changed.
+
+    Each is changed in the local header and in the central directory alike.
+    """
+    patched = bytearray(data)
+    local, central = data.index(b"PK\x03\x04"), data.index(b"PK\x01\x02")
+    for at, version_at in ((local, 4), (central, 6)):  # then flags, then method
+        (old,) = struct.unpack_from("<H", patched, at + version_at + 2)
+        struct.pack_into("<H", patched, at + version_at + 2, old | flags)
+        if method is not None:
+            struct.pack_into("<H", patched, at + version_at + 4, method)
+        if version is not None:
+            struct.pack_into("<H", patched, at + version_at, version)
+    return bytes(patched)
+
+
+def _zip_lzma_dictionary(data: bytes, size: int) -> bytes:
+    """A zip LZMA member whose properties ask for a dictionary of ``size`` bytes."""
+    patched = bytearray(data)
+    name, extra = struct.unpack_from("<HH", patched, 26)
+    struct.pack_into("<I", patched, 30 + name + extra + 4 + 1, size)  # version, size, lc/lp/pb
+    return bytes(patched)
+
+
+def _xz_dictionary(data: bytes, code: int = 40) -> bytes:
+    """An xz stream whose first block's LZMA2 filter asks for a huge dictionary.
+
+    The dictionary-size byte ``code`` of the filter properties: 40 is 4 GiB - 1. The
+    block header's CRC32 is recomputed, so only the size is wrong.
+    """
+    size = (data[12] + 1) * 4  # the block header follows the 12-byte stream header
+    header = bytearray(data[12 : 12 + size])
+    assert header[1] & 0xC3 == 0  # one filter, no sizes
+    assert header[2:4] == b"\x21\x01"  # LZMA2, 1 byte of properties
+    header[4] = code
+    header[-4:] = struct.pack("<I", zlib.crc32(header[:-4]))
+    return data[:12] + bytes(header) + data[12 + size :]
+
+
+_XZ = lzma.compress(GOOD)
+ZIP_AND_XZ = {  # (upload, what the reason says)
+    "encrypted zip": (_zip_patched(_zip_of(GOOD), flags=0x01), "encrypted"),
+    "zip with strong encryption": (_zip_patched(_zip_of(GOOD), flags=0x40), "encrypted"),
+    "zip of patched data": (_zip_patched(_zip_of(GOOD), flags=0x20), "patched data"),
+    "zip method 99": (_zip_patched(_zip_of(GOOD), method=99), "method 99 is not supported"),
+    "stored zip labelled method 99": (
+        _zip_patched(_zip_of(GOOD, zipfile.ZIP_STORED), method=99),
+        "method 99 is not supported",
+    ),
+    "zip method 9 (deflate64)": (_zip_patched(_zip_of(GOOD), method=9), "method 9 is not"),
+    "zip needing version 9.9": (_zip_patched(_zip_of(GOOD), version=99), "zip file version"),
+    "zip LZMA with a 4 GiB dictionary": (
+        _zip_lzma_dictionary(_zip_of(GOOD, zipfile.ZIP_LZMA), 0xFFFFFFFF),
+        "LZMA dictionary",
+    ),
+    "xz with a 4 GiB dictionary": (_xz_dictionary(_XZ), "needs a decoder of more than"),
+    "xz with a 1 GiB dictionary": (_xz_dictionary(_XZ, 36), "needs a decoder of more than"),
+    "xz then an xz with a 4 GiB dictionary": (
+        _XZ + _xz_dictionary(_XZ),
+        "needs a decoder of more than",
+    ),
+}
+
+
+@pytest.mark.parametrize(("content", "reason"), ZIP_AND_XZ.values(), ids=ZIP_AND_XZ)
+def test_unreadable_zip_or_greedy_lzma_is_refused(client, uploader, root, content, reason):
+    errors = refused(client, uploader, root, content, name="mxt_gain.fits.gz")
+    assert places(errors) == {("field", "file")}
+    assert reason in errors[0]["reason"], errors
+
+
+def test_the_huge_dictionary_file_is_one_an_unlimited_decoder_reads():
+    """The xz case is refused for its dictionary only: without a limit it decompresses."""
+    assert lzma.decompress(_xz_dictionary(_XZ, 36)) == GOOD
+    with pytest.raises(lzma.LZMAError):
+        lzma.LZMADecompressor(memlimit=compression.LZMA_MEMORY).decompress(_xz_dictionary(_XZ))
+
+
+def test_a_decoder_out_of_memory_is_refused_not_a_server_error(client, uploader, root, monkeypatch):
+    def exhausted(*args: Any, **kwargs: Any) -> Any:
+        raise MemoryError
+
+    monkeypatch.setattr(lzma, "LZMADecompressor", exhausted)
+    errors = refused(client, uploader, root, _XZ, name="mxt_gain.fits.xz")
+    assert errors == [
+        {
+            "field": "file",
+            "reason": "the compressed file needs more memory to decompress than the server has",
+        }
+    ]
+
+
+READABLE = {
+    "zip LZMA": _zip_of(GOOD, zipfile.ZIP_LZMA),
+    "zip bzip2": _zip_of(GOOD, zipfile.ZIP_BZIP2),
+    "stored zip": _zip_of(GOOD, zipfile.ZIP_STORED),
+    "two xz streams": lzma.compress(GOOD[:BLOCK]) + lzma.compress(GOOD[BLOCK:]),
+    "xz and trailing bytes": _XZ + b"not an xz stream",  # ignored, as lzma.open does
+}
+
+
+@pytest.mark.parametrize("content", READABLE.values(), ids=READABLE)
+def test_readable_zip_and_xz_are_accepted(client, uploader, root, content):
+    response = send(client, uploader, content, name="mxt_gain.fits.z")
+    assert response.status_code == 201, response.get_json()
+    assert tree_files(root) == ["data/svom/mxt/bcf/gain/mxt_gain.fits.z"]
