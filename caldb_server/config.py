@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError
+
 __all__ = [
     "ConfigError",
     "MissingSecret",
@@ -148,7 +151,7 @@ def load_settings(
         raise ConfigError("CALDB_SECRET_KEY must be at least 32 characters long")
     return Settings(
         instance_path=instance,
-        database_url=values.get("DATABASE_URL") or f"sqlite:///{instance / 'caldb.sqlite'}",
+        database_url=_database_url(values.get("DATABASE_URL"), instance),
         root=Path(values.get("ROOT") or instance / "caldb").resolve(),
         secret_key=secret,
         registry_path=Path(values.get("REGISTRY") or DEFAULT_REGISTRY).resolve(),
@@ -165,6 +168,29 @@ def load_settings(
             "CALDB_ACCESS_TOKEN_MINUTES", values.get("ACCESS_TOKEN_MINUTES", 60)
         ),
     )
+
+
+# The backends this project installs drivers for (setup.cfg: the stdlib sqlite3, psycopg 3).
+_BACKENDS = ("sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg")
+
+
+def _database_url(text: str | None, instance: Path) -> str:
+    """``CALDB_DATABASE_URL``, checked now.
+
+    A malformed one is a one-line configuration error, never a traceback from deep in
+    SQLAlchemy; its text is not echoed (it may hold a password).
+    """
+    if not text:
+        return f"sqlite:///{instance / 'caldb.sqlite'}"
+    problem = "CALDB_DATABASE_URL must be sqlite:///PATH or postgresql://USER@HOST[:PORT]/NAME"
+    try:
+        url = make_url(text)
+        _ = url.port  # a port that is not a number raises here
+    except (ArgumentError, ValueError):
+        raise ConfigError(problem) from None
+    if url.drivername not in _BACKENDS:
+        raise ConfigError(f"{problem}, not {url.drivername}://")
+    return text
 
 
 _FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}

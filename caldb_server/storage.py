@@ -225,6 +225,10 @@ def _dead_writer(lock_path: Path) -> Iterator[bool]:
     except FileNotFoundError:
         yield True  # released: whatever the writer still has in .incoming is orphaned
         return
+    except OSError as error:  # another account's lock (a CLI run as root): not ours to judge
+        log.warning("cannot check the writer lock %s: %s; its files are kept", lock_path, error)
+        yield False
+        return
     try:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -371,7 +375,11 @@ class Storage:
                 if not dead:
                     continue
                 for path in sorted(paths):
-                    path.unlink(missing_ok=True)
+                    try:
+                        path.unlink(missing_ok=True)
+                    except OSError as error:  # left to fsck --repair; the start goes on
+                        log.warning("cannot remove %s: %s", path, error)
+                        continue
                     removed.append(str(path.relative_to(self.root)))
         # Lock files of writers that died between taking their lock and writing a file.
         if self.writers_dir.is_dir():

@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
+from caldb_server.textguard import control_characters
+
 __all__ = [
     "BUILTIN_SOURCE",
     "ROLES",
@@ -108,10 +110,17 @@ def issue_token(
 def check_subject_and_id(claims: dict[str, object]) -> tuple[str, str | None]:
     """The validated ``sub`` and ``jti`` of decoded claims."""
     subject, token_id = claims.get("sub"), claims.get("jti")
-    if not isinstance(subject, str) or not 0 < len(subject) <= MAX_SUBJECT:
+    # A signed token is still input: its subject and jti become columns and log lines.
+    if (
+        not isinstance(subject, str)
+        or not 0 < len(subject) <= MAX_SUBJECT
+        or control_characters(subject)
+    ):
         raise TokenError(f"the token's subject must be a name of 1 to {MAX_SUBJECT} characters")
     if token_id is not None and (
-        not isinstance(token_id, str) or not 0 < len(token_id) <= MAX_TOKEN_ID
+        not isinstance(token_id, str)
+        or not 0 < len(token_id) <= MAX_TOKEN_ID
+        or control_characters(token_id)
     ):
         raise TokenError(f"the token's jti must be a string of 1 to {MAX_TOKEN_ID} characters")
     return subject, token_id

@@ -21,7 +21,9 @@ from pipeline_bricks.framework.errors import BrickError
 
 __all__ = ["RuntimeData", "load_runtime_data"]
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# The server's rule (caldb_server.textguard): C0, DEL, C1 and lone surrogates (a JSON
+# "\ud800" escape makes one; no file name or header can hold it).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -42,24 +44,23 @@ class RuntimeData:
         return path if path.is_absolute() else (self.path.parent / path).resolve()
 
 
-def _control_characters(value: Any, where: str = "") -> list[str]:
-    """Where a key or a string holds a control character.
+def _control_characters(document: Any) -> list[str]:
+    """Where a key or a string holds a control character (or a lone surrogate).
 
     A NUL in a path or a CR-LF in a token or URL would fail deep in the brick, or worse;
-    refused here and named.
+    refused here and named. Iterative: the nesting of a document is the writer's to choose.
     """
-    if isinstance(value, str):
-        return [f"{where or '(root)'}: holds a control character"] if _CONTROL.search(value) else []
-    if isinstance(value, list):
-        return [
-            p for i, item in enumerate(value) for p in _control_characters(item, f"{where}/{i}")
-        ]
-    if isinstance(value, dict):
-        found = [p for key in value for p in _control_characters(key, f"{where} (a key)")]
-        return found + [
-            p for key, item in value.items() for p in _control_characters(item, f"{where}/{key}")
-        ]
-    return []
+    found, pending = [], [("", document)]
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, str) and _CONTROL.search(value):
+            found.append(f"{where or '(root)'}: holds a control character")
+        elif isinstance(value, list):
+            pending += [(f"{where}/{i}", item) for i, item in enumerate(value)]
+        elif isinstance(value, dict):
+            pending += [(f"{where} (a key)", key) for key in value]
+            pending += [(f"{where}/{key}", item) for key, item in value.items()]
+    return sorted(found)
 
 
 @lru_cache(maxsize=1)

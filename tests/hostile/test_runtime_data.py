@@ -58,6 +58,13 @@ def in_section(section: str, **changes: Any) -> Callable[[dict[str, Any]], dict[
     return apply
 
 
+def nested(depth: int, leaf: Any) -> Any:
+    """``leaf`` inside ``depth`` lists (what json.loads still reads, recursion can't)."""
+    for _ in range(depth):
+        leaf = [leaf]
+    return leaf
+
+
 def override(path: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     return in_section("parameters", calibration={"GAIN": path})
 
@@ -93,6 +100,9 @@ DOCUMENT_CASES: dict[str, tuple[Callable[[dict[str, Any]], dict[str, Any]], str]
     "empty output_dir": (changed(output_dir=""), "output_dir"),
     "output_dir NUL": (changed(output_dir="out\x00put"), "output_dir"),
     "output_dir is a file": (changed(output_dir="notfits.txt"), "notfits.txt"),
+    "output_dir lone surrogate": (changed(output_dir="out\ud800"), "output_dir"),
+    "input lone surrogate": (changed(inputs={"events": ["\udfff.fits"]}), "events"),
+    "parameter nested 900 deep": (in_section("parameters", deep=nested(900, "\x00")), "deep"),
     "unknown top-level key": (changed(command="rm -rf /"), "command"),
     "file URL": (in_section("caldb", url="file:///etc/passwd"), "url"),
     "URL with CRLF": (in_section("caldb", url=CLOSED_PORT_URL + "/\r\nX-Evil: 1"), "url"),

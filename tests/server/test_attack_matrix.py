@@ -182,6 +182,15 @@ CASES = {
     "external payload tampered": Case(
         "GET", USERS, lambda k: tampered(k.external("reader")), 401, INVALID, "signature is wrong"
     ),
+    "external subject with a NUL": Case(
+        "GET", USERS, lambda k: k.external("admin", sub="ev\x00e"), 401, INVALID, "subject"
+    ),
+    "external jti with a newline": Case(
+        "GET", USERS, lambda k: k.external("admin", jti="a\nb"), 401, INVALID, "jti"
+    ),
+    "built-in subject with an escape": Case(
+        "GET", WHOAMI, lambda k: k.builtin("reader", sub="\x1b[2Jroot"), 401, INVALID, "subject"
+    ),
     "truncated": Case(
         "POST", UPLOAD, lambda k: k.builtin("uploader")[:-6], 401, INVALID, "malformed"
     ),

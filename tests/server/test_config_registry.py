@@ -155,3 +155,19 @@ def test_public_url_must_be_http(tmp_path, url):
                 "CALDB_PUBLIC_URL": url,
             }
         )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://alice:hunter2-secret@db:notaport/caldb",
+        "not a url",
+        "mysql://alice:hunter2-secret@db/caldb",
+        "postgresql+asyncpg://alice:hunter2-secret@db/caldb",
+    ],
+)
+def test_a_malformed_database_url_is_a_configuration_error_that_hides_it(url, tmp_path):
+    environ = {"CALDB_DATABASE_URL": url, "CALDB_SECRET_KEY": "k" * 40}
+    with pytest.raises(ConfigError, match="CALDB_DATABASE_URL must be") as caught:
+        load_settings({"INSTANCE_PATH": tmp_path}, environ=environ)
+    assert "hunter2" not in str(caught.value)

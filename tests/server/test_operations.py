@@ -306,6 +306,19 @@ def test_starting_removes_what_killed_processes_left_and_keeps_live_uploads(app_
     assert lock_files(root) == []
 
 
+def test_a_writer_lock_that_cannot_be_opened_keeps_its_files_and_the_start_goes_on(tmp_path):
+    # Another account's lock (a CLI run as root, 0644) cannot be opened read-write; tests run
+    # as root, so a directory in its place stands for it: opening it fails the same way.
+    root = tmp_path / "tree"
+    writer = "0123456789abcdef"
+    (root / ".writers" / f"{writer}.lock").mkdir(parents=True)
+    part = root / ".incoming" / f"{writer}.{'a' * 32}.part"
+    part.parent.mkdir()
+    part.write_bytes(b"someone else's upload")
+    assert Storage(root).remove_stale_parts() == []
+    assert part.exists()
+
+
 def test_fsck_repair_never_deletes_a_live_upload_however_old(app_config, app):
     root = Path(app_config["ROOT"])
     env = {f"CALDB_{k}": str(v) for k, v in app_config.items() if k != "TESTING"}
