@@ -32,10 +32,7 @@ import hashlib
 import logging
 import os
 import re
-import secrets
-import socket
 import tempfile
-import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
@@ -44,6 +41,15 @@ from pathlib import Path
 from typing import BinaryIO
 
 from sqlalchemy.orm import Session
+
+from caldb_server.writer_locks import (
+    PART_NAME,
+    Writer,
+    claim,
+    dead_writer,
+    is_own_writer,
+    unclaim,
+)
 
 __all__ = [
     "TEMPORARY_PREFIX",
@@ -127,120 +133,6 @@ def fsync_directory(path: Path) -> None:
         os.close(descriptor)
 
 
-# A file received by a writer (see the module docstring): '<writer>.<uuid>.part'.
-_PART = re.compile(r"(?P<writer>[0-9a-f]{16})\.[0-9a-f]{32}\.part")
-
-
-class _Writer:
-    """The exclusive ``flock`` of one process on ``.writers/<ident>.lock`` of one tree."""
-
-    def __init__(self, lock_path: Path, descriptor: int) -> None:
-        self.lock_path = lock_path
-        self.ident = lock_path.stem
-        self.descriptor = descriptor
-        self.pid = os.getpid()
-        self.parts = 0  # received files not yet published or discarded
-
-    @classmethod
-    def acquire(cls, directory: Path) -> _Writer:
-        """A new writer; its identity is never reused, so a stale one cannot come back."""
-        directory.mkdir(parents=True, exist_ok=True)
-        while True:
-            path = directory / f"{secrets.token_hex(8)}.lock"
-            descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
-            try:
-                # Blocks only while a cleaner that caught the file before this lock deletes it.
-                fcntl.flock(descriptor, fcntl.LOCK_EX)
-                if os.fstat(descriptor).st_nlink > 0:  # not deleted by that cleaner
-                    os.write(descriptor, f"{socket.gethostname()} {os.getpid()}\n".encode())
-                    return cls(path, descriptor)
-            except BaseException:
-                os.close(descriptor)
-                raise
-            os.close(descriptor)
-
-    def release(self) -> None:
-        """Remove the lock file, then drop the lock (only in the process that took it)."""
-        if self.pid != os.getpid():
-            return  # a forked child's copy: the parent still holds its files
-        self.lock_path.unlink(missing_ok=True)
-        os.close(self.descriptor)
-
-
-_writers: dict[Path, _Writer] = {}  # this process's writer of each tree, by lock directory
-_writers_guard = threading.Lock()
-
-
-def _claim(directory: Path) -> _Writer:
-    """The writer of this process for the tree whose lock directory is ``directory``."""
-    with _writers_guard:
-        writer = _writers.get(directory)
-        if writer is None:
-            writer = _writers[directory] = _Writer.acquire(directory)
-        writer.parts += 1
-        return writer
-
-
-def _unclaim(writer: _Writer) -> None:
-    """One received file fewer; the last one releases the writer."""
-    with _writers_guard:
-        writer.parts -= 1
-        if writer.parts > 0 or writer.pid != os.getpid():
-            return
-        if _writers.get(writer.lock_path.parent) is writer:
-            del _writers[writer.lock_path.parent]
-        writer.release()
-
-
-def _is_own_writer(ident: str) -> bool:
-    """Whether ``ident`` is a writer of this process: alive, and its lock file left closed.
-
-    Needed where ``flock`` is emulated with POSIX locks (NFS): those are per process, so a
-    probe from the holding process would succeed, and closing the probe would drop them.
-    """
-    with _writers_guard:
-        return any(writer.ident == ident for writer in _writers.values())
-
-
-def _forget_writers_after_fork() -> None:
-    """A forked child starts with no writer; its copies of the parent's locks are closed."""
-    global _writers_guard  # noqa: PLW0603 - the parent's guard may have been held at fork
-    _writers_guard = threading.Lock()
-    for writer in _writers.values():
-        os.close(writer.descriptor)  # the parent's open file (and lock) stays
-    _writers.clear()
-
-
-os.register_at_fork(after_in_child=_forget_writers_after_fork)
-
-
-@contextlib.contextmanager
-def _dead_writer(lock_path: Path) -> Iterator[bool]:
-    """Whether no live process holds ``lock_path``, holding the lock meanwhile if so.
-
-    The caller deletes the dead writer's files inside the block; the lock file goes after.
-    """
-    try:
-        descriptor = os.open(lock_path, os.O_RDWR)
-    except FileNotFoundError:
-        yield True  # released: whatever the writer still has in .incoming is orphaned
-        return
-    except OSError as error:  # another account's lock (a CLI run as root): not ours to judge
-        log.warning("cannot check the writer lock %s: %s; its files are kept", lock_path, error)
-        yield False
-        return
-    try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-        lock_path.unlink(missing_ok=True)
-    finally:
-        os.close(descriptor)
-
-
 @dataclass
 class IncomingFile:
     """An upload received into ``.incoming``: its temporary path, sha256 and size.
@@ -256,7 +148,7 @@ class IncomingFile:
     staged: bool = False
     # None once published or discarded. One that is dropped without either keeps its claim
     # until the process exits: better an orphan for the next start than a live file lost.
-    writer: _Writer | None = field(default=None, repr=False, compare=False)
+    writer: Writer | None = field(default=None, repr=False, compare=False)
 
     def discard(self) -> None:
         """Delete the temporary file if it is still there."""
@@ -267,7 +159,7 @@ class IncomingFile:
         """Give up the writer's claim: the file was published or deleted."""
         writer, self.writer = self.writer, None
         if writer is not None:
-            _unclaim(writer)
+            unclaim(writer)
 
 
 @dataclass
@@ -337,7 +229,7 @@ class Storage:
         The name is only recorded here; callers validate it with :func:`check_file_name`.
         """
         self.incoming_dir.mkdir(parents=True, exist_ok=True)
-        writer = _claim(self.writers_dir)
+        writer = claim(self.writers_dir)
         path = self.incoming_dir / f"{writer.ident}.{uuid.uuid4().hex}.part"
         digest, size = hashlib.sha256(), 0
         try:
@@ -350,7 +242,7 @@ class Storage:
                 os.fsync(handle.fileno())
         except BaseException:
             path.unlink(missing_ok=True)
-            _unclaim(writer)
+            unclaim(writer)
             raise
         return IncomingFile(path, name, digest.hexdigest(), size, writer=writer)
 
@@ -365,13 +257,13 @@ class Storage:
             return []
         by_writer: dict[str, list[Path]] = defaultdict(list)
         for path in self.incoming_dir.iterdir():
-            if match := _PART.fullmatch(path.name):
+            if match := PART_NAME.fullmatch(path.name):
                 by_writer[match["writer"]].append(path)
         removed = []
         for ident, paths in sorted(by_writer.items()):
-            if _is_own_writer(ident):
+            if is_own_writer(ident):
                 continue
-            with _dead_writer(self.writers_dir / f"{ident}.lock") as dead:
+            with dead_writer(self.writers_dir / f"{ident}.lock") as dead:
                 if not dead:
                     continue
                 for path in sorted(paths):
@@ -384,8 +276,8 @@ class Storage:
         # Lock files of writers that died between taking their lock and writing a file.
         if self.writers_dir.is_dir():
             for lock_path in self.writers_dir.glob("*.lock"):
-                if lock_path.stem not in by_writer and not _is_own_writer(lock_path.stem):
-                    with _dead_writer(lock_path):
+                if lock_path.stem not in by_writer and not is_own_writer(lock_path.stem):
+                    with dead_writer(lock_path):
                         pass
         if removed:
             log.warning("removed %d file(s) left in .incoming by dead processes", len(removed))
@@ -393,10 +285,10 @@ class Storage:
 
     def part_in_use(self, path: Path) -> bool:
         """Whether a file of ``.incoming`` is held by a live process (never delete it)."""
-        match = _PART.fullmatch(path.name)
+        match = PART_NAME.fullmatch(path.name)
         if match is None:
             return False  # not a writer's file: judged by its age
-        if _is_own_writer(match["writer"]):
+        if is_own_writer(match["writer"]):
             return True
         try:
             descriptor = os.open(self.writers_dir / f"{match['writer']}.lock", os.O_RDONLY)

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from caldb_server.auth.models import TokenRecord
+from caldb_server.auth.models import JTI_LENGTH, TokenRecord
 from caldb_server.auth.tokens import SignedToken
 from caldb_server.db import upsert_statement
 
@@ -30,6 +30,20 @@ def record_issued(session: Session, signed: SignedToken, *, issued_by: str) -> N
             issued_at=signed.issued_at,
             expires_at=signed.expires_at,
         )
+    )
+
+
+def valid_token_id(jti: str) -> bool:
+    """Whether ``jti`` can name a token: 1 to JTI_LENGTH printable ASCII characters.
+
+    '.' and '..' are refused too: in a URL path they are no segments (clients resolve them
+    away), so the API could never revoke such a token; the command line refuses them alike.
+    """
+    return (
+        0 < len(jti) <= JTI_LENGTH
+        and jti.isascii()
+        and jti.isprintable()
+        and jti not in (".", "..")
     )
 
 

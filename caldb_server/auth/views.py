@@ -15,7 +15,7 @@ from flask import Blueprint, request
 
 from caldb_server.auth.access import authenticated, current_principal, public, require_role
 from caldb_server.auth.models import JTI_LENGTH, TokenRecord
-from caldb_server.auth.records import list_tokens, revoke
+from caldb_server.auth.records import list_tokens, revoke, valid_token_id
 from caldb_server.auth.throttle import count_attempt, give_back, throttle_keys
 from caldb_server.auth.tokens import MAX_SUBJECT
 from caldb_server.errors import TooManyRequests, ValidationFailed
@@ -27,8 +27,6 @@ __all__ = ["blueprint"]
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("auth", __name__)
-
-_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 §5.1
 
 
 def _credentials() -> tuple[str, str]:
@@ -50,8 +48,12 @@ def _credentials() -> tuple[str, str]:
 
 @blueprint.post("/auth/token")
 @public
-def token_view() -> tuple[dict[str, Any], int, dict[str, str]]:
-    """Exchange ``username`` and ``password`` for an access token (bounded attempts)."""
+def token_view() -> dict[str, Any]:
+    """Exchange ``username`` and ``password`` for an access token (bounded attempts).
+
+    Never cached (RFC 6749 §5.1): :mod:`caldb_server.headers` marks every answer of this
+    blueprint ``no-store``.
+    """
     username, password = _credentials()
     caldb, now = extension(), request_time()
     settings = caldb.settings
@@ -84,7 +86,7 @@ def token_view() -> tuple[dict[str, Any], int, dict[str, str]]:
         "jti": signed.jti,
         "roles": list(signed.roles),
     }
-    return document, 200, _NO_STORE
+    return document
 
 
 @blueprint.get("/auth/whoami")
@@ -146,8 +148,7 @@ def tokens_view() -> dict[str, Any]:
 @require_role("admin")
 def revoke_view(jti: str) -> tuple[str, int]:
     """Revoke a token by its ``jti`` (issued here or by the identity provider)."""
-    # '.' and '..' are no path segments: clients resolve them away before sending.
-    if not (jti.isprintable() and jti.isascii() and len(jti) <= JTI_LENGTH) or jti in (".", ".."):
+    if not valid_token_id(jti):
         raise ValidationFailed(
             f"a token id is 1 to {JTI_LENGTH} printable ASCII characters",
             errors=[{"field": "jti", "reason": f"must be 1 to {JTI_LENGTH} printable ASCII"}],

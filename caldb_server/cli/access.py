@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import click
 
-from caldb_server.auth.models import TokenRecord
-from caldb_server.auth.records import record_issued, revoke
+from caldb_server.auth.models import JTI_LENGTH, TokenRecord
+from caldb_server.auth.records import record_issued, revoke, valid_token_id
 from caldb_server.auth.tokens import MAX_SUBJECT, ROLES, issue_token
 from caldb_server.cli.common import actor_option, handles_errors, main, open_services
 from caldb_server.db import utcnow
@@ -85,8 +85,10 @@ def revoke_token(jti: str, actor: str) -> None:
     A jti this CalDB never issued is recorded as revoked too (the identity provider's tokens
     are revoked that way), and the answer says so: a mistyped jti must not pass for done.
     """
-    if not 0 < len(jti) <= 200 or not jti.isprintable():
-        raise click.BadParameter("a token id has 1 to 200 printable characters", param_hint="JTI")
+    if not valid_token_id(jti):
+        raise click.BadParameter(
+            f"a token id has 1 to {JTI_LENGTH} printable ASCII characters", param_hint="JTI"
+        )
     with open_services() as (_app, services), services.database.unit_of_work() as session:
         before = session.get(TokenRecord, jti)
         already = before is not None and before.revoked_at is not None

@@ -40,7 +40,6 @@ __all__ = [
     "MAX_MAXRET",
     "TIME_PATTERN",
     "name_pattern",
-    "parse_as_of",
     "parse_search_params",
 ]
 
