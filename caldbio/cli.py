@@ -1,6 +1,7 @@
 """The ``caldbio`` command line: CaDBIO for people (tables) and scripts (``--json``).
 
-Exit codes, one per kind of failure: 0 success, 1 unexpected error, 2 usage error,
+Exit codes, one per kind of failure: 0 success, 1 unexpected error, 2 usage error (also a
+missing file, a directory, or a file for the other upload command),
 3 request refused (validation), 4 conflict, 5 not found, 6 authentication, 7 forbidden,
 8 no answer (transport), 9 server error.
 """
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from caldbio import __version__
 from caldbio.client import DEFAULT_MAXRET, CaDBIO
 from caldbio.errors import (
     AuthError,
@@ -27,7 +29,7 @@ from caldbio.errors import (
     ValidationFailed,
 )
 from caldbio.offline import index_path
-from caldbio.results import Dataset
+from caldbio.results import Rejection, SearchAnswer
 from caldbio.tokens import default_config_dir, save_token
 
 __all__ = ["EXIT_CODES", "main"]
@@ -54,44 +56,100 @@ def _selection_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mission", default="SVOM")
     parser.add_argument("--as-of", default=None, help="replay the answer given at this UTC time")
     parser.add_argument("--maxret", type=int, default=DEFAULT_MAXRET)
+    parser.add_argument(
+        "--explain", action="store_true", help="also say why each other candidate was not chosen"
+    )
+
+
+GLOBAL_DEFAULTS: dict[str, Any] = {
+    "url": None,
+    "max_tries": 5,
+    "cache_dir": None,
+    "offline": False,
+    "json": False,
+}
+
+
+def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """The options every command takes, before or after its name.
+
+    On the sub-commands their default is ``SUPPRESS``, so that an option given before the
+    command is not overwritten by the sub-command's default.
+    """
+
+    def default(name: str) -> Any:
+        return argparse.SUPPRESS if suppress else GLOBAL_DEFAULTS[name]
+
+    parser.add_argument(
+        "--url",
+        default=default("url"),
+        help="CalDB URL (default: CALDB_URL, else http://127.0.0.1:5000)",
+    )
+    parser.add_argument(
+        "--max-tries", type=int, default=default("max_tries"), help="attempts per request"
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=default("cache_dir"),
+        help="cache (default: CALDBIO_CACHE or ~/.cache)",
+    )
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        default=default("offline"),
+        help="answer from the synced copy",
+    )
+    parser.add_argument(
+        "--json", action="store_true", default=default("json"), help="machine-readable output"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="caldbio", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", help="CalDB URL (default: CALDB_URL, else http://127.0.0.1:5000)")
-    parser.add_argument("--max-tries", type=int, default=5, help="attempts per request")
-    parser.add_argument("--cache-dir", type=Path, help="cache (default: CALDBIO_CACHE or ~/.cache)")
-    parser.add_argument("--offline", action="store_true", help="answer from the synced copy")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--version", action="version", version=f"caldbio {__version__}")
+    _global_options(parser, suppress=False)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, suppress=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    search = commands.add_parser("search", help="find calibration datasets (quzcif rules)")
+    def command(name: str, summary: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=summary, parents=[common])
+
+    search = command("search", "find calibration datasets (quzcif rules)")
     _selection_options(search)
     search.add_argument("--download", type=Path, metavar="DIR", help="also download them here")
-    get = commands.add_parser("get", help="download the selected files; print their paths")
+    get = command("get", "download the selected files; print their paths")
     _selection_options(get)
     get.add_argument("-o", "--output", type=Path, default=Path(), metavar="DIR")
 
-    upload = commands.add_parser("upload", help="upload calibration FITS files")
+    upload = command("upload", "upload calibration FITS files")
     upload.add_argument("files", nargs="+", type=Path)
     upload.add_argument("--supersede", action="store_true", help="replace duplicated datasets")
-    onboard = commands.add_parser("upload-onboard", help="upload onboard configuration YAML files")
+    onboard = command("upload-onboard", "upload onboard configuration YAML files")
     onboard.add_argument("files", nargs="+", type=Path)
 
-    quzcif = commands.add_parser("quzcif", help="HEASoft quzcif: prints 'path xno' lines")
+    quzcif = command("quzcif", "HEASoft quzcif: prints 'path xno' lines")
     for name in ("mission", "instrument", "detector", "filter", "codename", "date", "time", "expr"):
         quzcif.add_argument(name)
     quzcif.add_argument("--maxret", type=int, default=DEFAULT_MAXRET)
     quzcif.add_argument("--retrieve", action="store_true", help="download into the current dir")
+    quzcif.add_argument(
+        "--explain",
+        action="store_true",
+        help="say on stderr why each other candidate was not chosen",
+    )
 
-    login = commands.add_parser("login", help="exchange a password for a token and keep it")
+    login = command("login", "exchange a password for a token and keep it")
     login.add_argument("--username", default=getpass.getuser())
-    sync = commands.add_parser("sync", help="copy an instrument's catalogue for offline work")
+    sync = command("sync", "copy an instrument's catalogue for offline work")
     sync.add_argument("instrument")
     sync.add_argument("codenames", nargs="*")
     sync.add_argument("--mission", default="SVOM")
     sync.add_argument("--no-download", action="store_true", help="the catalogue only")
-    commands.add_parser("info", help="server, token, cache and offline copies")
+    command("info", "server, token, cache and offline copies")
+    instruments = command("instruments", "instruments, their codenames and onboard codenames")
+    instruments.add_argument("--mission", default=None, help="only this mission (default: all)")
     return parser
 
 
@@ -108,6 +166,14 @@ def _search_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _explanation(rejections: Sequence[Rejection]) -> str:
+    """Why each other candidate lost, one line each (``--explain``)."""
+    if not rejections:
+        return "no other candidate"
+    rows = [(r.id, r.hdu, r.reason, r.detail) for r in rejections]
+    return "not chosen:\n" + _table(rows, ("id", "file[xno]", "reason", "why"))
+
+
 def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
     cells = [list(map(str, header))] + [[str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
@@ -117,9 +183,13 @@ def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
     )
 
 
-def _show_datasets(datasets: list[Dataset], nfound: int, as_json: bool) -> None:
+def _show_datasets(answer: SearchAnswer, as_json: bool) -> None:
+    datasets, nfound = answer.results, answer.nfound
     if as_json:
-        print(json.dumps({"nfound": nfound, "results": [d.to_json() for d in datasets]}, indent=2))
+        document: dict[str, Any] = {"nfound": nfound, "results": [d.to_json() for d in datasets]}
+        if answer.explain is not None:
+            document["explain"] = [r.to_json() for r in answer.explain]
+        print(json.dumps(document, indent=2))
         return
     rows = [
         (
@@ -148,13 +218,17 @@ def _show_datasets(datasets: list[Dataset], nfound: int, as_json: bool) -> None:
         )
     )
     print(f"nfound={nfound}" + (f" (showing {len(datasets)})" if nfound > len(datasets) else ""))
+    if answer.explain is not None:
+        print(_explanation(answer.explain))
 
 
 def _search(client: CaDBIO, args: argparse.Namespace) -> None:
-    answer = client.search_answer(args.instrument, args.codename, **_search_kwargs(args))
+    answer = client.search_answer(
+        args.instrument, args.codename, explain=args.explain, **_search_kwargs(args)
+    )
     if args.download:
         client.download_all(answer.results, args.download)
-    _show_datasets(answer.results, answer.nfound, args.json)
+    _show_datasets(answer, args.json)
 
 
 def _get(client: CaDBIO, args: argparse.Namespace) -> None:
@@ -167,7 +241,39 @@ def _get(client: CaDBIO, args: argparse.Namespace) -> None:
     print(json.dumps(paths) if args.json else "\n".join(paths))
 
 
+ONBOARD_SUFFIXES = (".yaml", ".yml")
+FITS_SUFFIXES = (".fits", ".fit", ".fts")
+
+
+class UsageError(Exception):
+    """A command line that cannot be run as given (exit code 2), said in one sentence."""
+
+
+def _check_files(command: str, paths: Sequence[Path]) -> None:
+    """Refuse, before anything is sent, a file that is missing, a directory, or of the other kind.
+
+    A YAML onboard file given to ``upload`` (or a FITS file to ``upload-onboard``) would be
+    refused by the server with a parser's message; the user is told which command to use.
+    """
+    for path in paths:
+        if not path.exists():
+            raise UsageError(f"no such file: {path}")
+        if path.is_dir():
+            raise UsageError(f"{path} is a directory")
+        suffixes = [suffix.lower() for suffix in path.suffixes]
+        if command == "upload" and suffixes[-1:] and suffixes[-1] in ONBOARD_SUFFIXES:
+            raise UsageError(
+                f"{path} is an onboard configuration file (YAML): "
+                f"upload it with 'caldbio upload-onboard {path}'"
+            )
+        if command == "upload-onboard" and any(s in FITS_SUFFIXES for s in suffixes):
+            raise UsageError(
+                f"{path} is a calibration FITS file: upload it with 'caldbio upload {path}'"
+            )
+
+
 def _upload(client: CaDBIO, args: argparse.Namespace) -> None:
+    _check_files(args.command, args.files)
     documents = []
     for path in args.files:
         if args.command == "upload":
@@ -202,6 +308,7 @@ def _quzcif(client: CaDBIO, args: argparse.Namespace) -> None:
         expr=args.expr,
         mission=args.mission,
         maxret=args.maxret,
+        explain=args.explain,
     )
     for dataset in answer.results:
         if args.retrieve:
@@ -214,6 +321,53 @@ def _quzcif(client: CaDBIO, args: argparse.Namespace) -> None:
             f"caldbio quzcif: {answer.nfound} found, {len(answer.results)} returned",
             file=sys.stderr,
         )
+    if answer.explain is not None:  # stdout keeps quzcif's "path xno" lines only
+        print(_explanation(answer.explain), file=sys.stderr)
+
+
+def _instruments(client: CaDBIO, args: argparse.Namespace) -> None:
+    document = client.instruments()
+    missions = [
+        mission
+        for mission in document.get("missions", [])
+        if args.mission is None or mission.get("name") == args.mission.upper()
+    ]
+    if args.mission is not None and not missions:
+        known = ", ".join(m.get("name", "?") for m in document.get("missions", []))
+        raise NotFound(
+            f"the CalDB at {client.url} knows no mission {args.mission.upper()} (known: {known})"
+        )
+    if args.json:
+        print(json.dumps({"missions": missions}, indent=2))
+        return
+    blocks = []
+    for mission in missions:
+        for instrument in mission.get("instruments", []):
+            lines = [
+                f"{mission['name']} {instrument['name']}: {instrument.get('description') or '-'}"
+                f" ({instrument.get('good', 0)} good of {instrument.get('datasets', 0)} datasets)"
+            ]
+            for title, key in (("codenames", "codenames"), ("onboard codenames", "onboard")):
+                entries = instrument.get(key) or []
+                if not entries:
+                    continue
+                lines.append(f"  {title}:")
+                rows = [
+                    (
+                        e["name"],
+                        f"{e.get('good', 0)}/{e.get('datasets', 0)}",
+                        e.get("description") or "",
+                    )
+                    for e in entries
+                ]
+                table = _table(rows, ("name", "good/all", "description"))
+                lines.extend("    " + line for line in table.splitlines())
+            blocks.append("\n".join(lines))
+        aliases = mission.get("aliases") or {}
+        if aliases:
+            names = ", ".join(f"{a} = {' '.join(t)}" for a, t in sorted(aliases.items()))
+            blocks.append(f"{mission['name']} aliases: {names}")
+    print("\n\n".join(blocks))
 
 
 def _login(client: CaDBIO, args: argparse.Namespace) -> None:
@@ -270,6 +424,7 @@ HANDLERS = {
     "login": _login,
     "sync": _sync,
     "info": _info,
+    "instruments": _instruments,
 }
 
 
@@ -287,10 +442,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CaDBIOError as error:
         print(f"caldbio: {error}", file=sys.stderr)
         return next((code for kind, code in EXIT_CODES.items() if isinstance(error, kind)), 1)
-    except (OSError, ValueError) as error:  # unreadable files, bad RUNTIME_DATA...
+    except UsageError as error:
         print(f"caldbio: {error}", file=sys.stderr)
-        return 3 if isinstance(error, ValueError) else 1
+        return 2
+    except OSError as error:  # unreadable or unwritable files and directories
+        print(f"caldbio: {describe_os_error(error)}", file=sys.stderr)
+        return 1
+    except ValueError as error:  # bad RUNTIME_DATA, CALDBIO_OFFLINE...
+        print(f"caldbio: {error}", file=sys.stderr)
+        return 3
     return 0
+
+
+def describe_os_error(error: OSError) -> str:
+    """A sentence for a failed file operation, without Python's ``[Errno N]`` prefix."""
+    name = error.filename
+    if name is None:
+        return error.strerror or str(error)
+    if isinstance(error, FileNotFoundError):
+        return f"no such file or directory: {name}"
+    if isinstance(error, IsADirectoryError):
+        return f"{name} is a directory"
+    if isinstance(error, NotADirectoryError):
+        return f"{name}: a part of this path is not a directory"
+    if isinstance(error, PermissionError):
+        return f"permission denied: {name}"
+    reason = (error.strerror or type(error).__name__).lower()
+    return f"{name}: {reason}"
 
 
 def run() -> None:

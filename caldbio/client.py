@@ -26,7 +26,7 @@ from tqdm import tqdm
 from caldbio.cache import CHUNK, Cache, CorruptDownload, default_cache_dir
 from caldbio.errors import AuthError, NotFound, TransportError
 from caldbio.offline import OfflineIndex, load_index, offline_search, sync_instrument
-from caldbio.results import Dataset, SearchAnswer
+from caldbio.results import Dataset, Rejection, SearchAnswer
 from caldbio.tokens import Token, TokenProvider, read_runtime_data
 from caldbio.transport import Transport
 
@@ -102,14 +102,19 @@ class CaDBIO:
             "/"
         )
         self.default_as_of = runtime.get("as_of")
+        self.offline_mode = _offline_mode(offline)
         self.transport = Transport(
-            self.url, max_tries=max_tries, timeout=timeout, backoff_s=backoff_s
+            self.url,
+            max_tries=max_tries,
+            timeout=timeout,
+            backoff_s=backoff_s,
+            # auto: a refused connection falls back to the offline copy at once
+            give_up_when_refused=self.offline_mode == "auto",
         )
         self.cache = Cache(Path(cache_dir) if cache_dir else default_cache_dir())
         self.tokens = (
             TokenProvider(self.url, explicit=token, exchange=self._exchange) if use_tokens else None
         )
-        self.offline_mode = _offline_mode(offline)
         self.progress = progress
 
     # -- plumbing -------------------------------------------------------------------------
@@ -149,8 +154,13 @@ class CaDBIO:
         mission: str = "SVOM",
         as_of: str | datetime | None = None,
         maxret: int = DEFAULT_MAXRET,
+        explain: bool = False,
     ) -> SearchAnswer:
-        """Like :meth:`search`, with ``nfound`` and the server's ``answered_at``."""
+        """Like :meth:`search`, with ``nfound`` and the server's ``answered_at``.
+
+        With ``explain``, the answer's ``explain`` lists every other candidate (same
+        instrument and codename) and why it was not selected.
+        """
         params = {
             "mission": mission,
             "instrument": instrument,
@@ -163,6 +173,8 @@ class CaDBIO:
         }
         if time is not None:
             params["time"] = time
+        if explain:
+            params["explain"] = "true"
         as_of = _when(as_of) or self.default_as_of
         if as_of:
             params["as_of"] = as_of
@@ -176,10 +188,23 @@ class CaDBIO:
             log.warning("%s; answering from the offline copy", error.detail)
             return self._offline_answer(params, as_of)
         answered_at = document.get("answered_at")
+        rejections = document.get("explain")
         return SearchAnswer(
             nfound=document["nfound"],
             results=[Dataset.from_json(item) for item in document["results"]],
             answered_at=datetime.fromisoformat(answered_at) if answered_at else None,
+            explain=None
+            if rejections is None
+            else [
+                Rejection(
+                    id=item["id"],
+                    cal_file=item["cal_file"],
+                    cal_xno=item["cal_xno"],
+                    reason=item["reason"],
+                    detail=item["detail"],
+                )
+                for item in rejections
+            ],
         )
 
     def search(
@@ -235,7 +260,13 @@ class CaDBIO:
         index = load_index(self.cache.root, params["mission"], params["instrument"])
         # The server's parameters, typed as offline_search reads them (time may be absent).
         return offline_search(
-            index, params | {"time": params.get("time"), "maxret": int(params["maxret"])}
+            index,
+            params
+            | {
+                "time": params.get("time"),
+                "maxret": int(params["maxret"]),
+                "explain": "explain" in params,
+            },
         )
 
     def sync(

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from caldb_selection import ExpressionError, Query, parse_expression, requested_mjd, select
 from caldbio.errors import NotFound, ValidationFailed
-from caldbio.results import Dataset, SearchAnswer
+from caldbio.results import Dataset, Rejection, SearchAnswer
 
 __all__ = [
     "OfflineIndex",
@@ -145,7 +145,8 @@ def offline_search(
     """Select among an instrument's synced datasets as the server would.
 
     ``query`` holds the search's arguments: ``codename``, ``date``, ``time``, ``detector``,
-    ``filter``, ``expr``, ``maxret`` (the instrument is the index's).
+    ``filter``, ``expr``, ``maxret`` and optionally ``explain`` (the instrument is the
+    index's).
 
     Raises
     ------
@@ -180,8 +181,19 @@ def offline_search(
             expression=expression,
             time_mjd=time_mjd,
         ),
+        explain=bool(query.get("explain")),
     )
-    return SearchAnswer(selection.nfound, list(selection.selected[: query["maxret"]]), now)
+    explain = (
+        [
+            Rejection(
+                r.candidate.id, r.candidate.cal_file, r.candidate.cal_xno, str(r.reason), r.detail
+            )
+            for r in selection.rejections
+        ]
+        if query.get("explain")
+        else None
+    )
+    return SearchAnswer(selection.nfound, list(selection.selected[: query["maxret"]]), now, explain)
 
 
 class _Client(Protocol):

@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Dataset", "SearchAnswer"]
+__all__ = ["Dataset", "Rejection", "SearchAnswer"]
 
 
 @dataclass
@@ -76,9 +76,39 @@ class Dataset:
 
 
 @dataclass(frozen=True)
+class Rejection:
+    """A candidate a search did not select: ``reason`` (e.g. ``superseded``) and why, in words."""
+
+    id: int
+    cal_file: str
+    cal_xno: int
+    reason: str
+    detail: str
+
+    @property
+    def hdu(self) -> str:
+        """``file[xno]``: how FITS tools name this HDU."""
+        return f"{self.cal_file}[{self.cal_xno}]"
+
+    def to_json(self) -> dict[str, Any]:
+        """The rejection as the server's ``explain`` item."""
+        return {
+            "id": self.id,
+            "cal_file": self.cal_file,
+            "cal_xno": self.cal_xno,
+            "reason": self.reason,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
 class SearchAnswer:
-    """What a search found: ``nfound`` datasets (``results`` holds up to ``maxret``)."""
+    """What a search found: ``nfound`` datasets (``results`` holds up to ``maxret``).
+
+    ``explain`` holds, when it was asked for, every other candidate and why it lost.
+    """
 
     nfound: int
     results: list[Dataset]
     answered_at: datetime | None = None
+    explain: list[Rejection] | None = None

@@ -6,17 +6,25 @@ honoured, capped at :data:`MAX_RETRY_AFTER_S`). Never retried: any other 4xx, wh
 second attempt would not change. Every method is retried, uploads included: the server
 makes them idempotent by content. A download whose body breaks off after the headers is
 retried by :mod:`caldbio.client`, which owns the file being written.
+
+With ``give_up_when_refused`` (the client sets it in ``CALDBIO_OFFLINE=auto`` mode), a
+connection refused, or a network said to be unreachable, is final at the first attempt:
+that answer comes at once and would not change within the backoff, so the client falls back
+to its offline copy without waiting. Resets, timeouts and 5xx/429 answers are still retried.
 """
 
 from __future__ import annotations
 
+import errno
 import random
+import re
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import Retry
 
 from caldbio.errors import TransportError, error_from_response
@@ -35,6 +43,41 @@ class _CappedRetry(Retry):
     def get_retry_after(self, response: Any) -> float | None:
         wait = super().get_retry_after(response)
         return None if wait is None else min(wait, MAX_RETRY_AFTER_S)
+
+
+class _RefusedIsFinalRetry(_CappedRetry):
+    """``_CappedRetry`` that does not retry a connection the server's host refused."""
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> Self:
+        if error is not None and is_refused(error):
+            raise MaxRetryError(_pool, url or "", error) from error
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+_REFUSED_ERRNOS = frozenset({errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH})
+
+
+def is_refused(error: BaseException) -> bool:
+    """Whether ``error``, or an error it wraps, is a refused or unroutable connection."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _REFUSED_ERRNOS:
+            return True
+        if isinstance(current, MaxRetryError) and current.reason is not None:
+            current = current.reason
+        else:
+            current = current.__cause__ or current.__context__
+    return False
 
 
 def backoff_delays(max_tries: int, *, base: float = BACKOFF_S) -> list[float]:
@@ -56,6 +99,7 @@ class Transport:
         timeout: float | tuple[float, float],
         backoff_s: float = BACKOFF_S,
         user_agent: str = "caldbio",
+        give_up_when_refused: bool = False,
     ) -> None:
         if max_tries < 1:
             raise ValueError("max_tries must be at least 1")
@@ -63,8 +107,10 @@ class Transport:
         self.max_tries = max_tries
         self.timeout = timeout
         self.backoff_s = backoff_s
+        self.give_up_when_refused = give_up_when_refused
         retries = max_tries - 1
-        retry = _CappedRetry(
+        retry_class = _RefusedIsFinalRetry if give_up_when_refused else _CappedRetry
+        retry = retry_class(
             total=retries,
             connect=retries,
             read=retries,
@@ -118,9 +164,12 @@ class Transport:
                 **kwargs,
             )
         except requests.RequestException as error:
+            if self.give_up_when_refused and is_refused(error):
+                attempts = "at the first attempt (not retried)"
+            else:
+                attempts = f"after {self.max_tries} attempt(s)"
             raise TransportError(
-                f"no answer from {self.base_url} after {self.max_tries} attempt(s): "
-                f"{_reason(error)}"
+                f"no answer from {self.base_url} {attempts}: {_reason(error)}"
             ) from error
         if response.status_code >= 400:
             raise _error_of(response)
@@ -150,7 +199,7 @@ def _reason(error: Exception) -> str:
             error = error.__context__
         else:
             break
-    return str(error) or type(error).__name__
+    return re.sub(r"^\[Errno -?\d+\] ", "", str(error)) or type(error).__name__
 
 
 def _error_of(response: requests.Response) -> Exception:

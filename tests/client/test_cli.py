@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+import caldb_server
+import caldbio as caldbio_package
 from caldb_server.web import extension
-from caldbio.cli import main
+from caldbio.cli import _parser, main
 from tests.helpers import MXT_GAIN, add_user, calfile_bytes
 
 PROGRAM = Path(sys.executable).parent / "caldbio"
@@ -164,7 +166,7 @@ def test_sync_then_offline_search(env, capsys, server, monkeypatch):
         (["upload", "{gain_v1}"], "no token", 6, "no token was found"),
         (["upload", "{gain_v1}"], "reader", 7, "'uploader' role"),
         (["--max-tries", "1", "search", "MXT", "GAIN"], "closed", 8, "no answer"),
-        (["upload", "{missing}"], None, 1, "No such file"),
+        (["upload", "{missing}"], None, 2, "no such file: "),
     ],
     ids=["validation", "conflict", "not found", "auth", "forbidden", "transport", "local file"],
 )
@@ -215,3 +217,168 @@ def test_the_installed_program(env, server):
     missing = run("get", "MXT", "TELDEF")
     assert (missing.returncode, missing.stdout) == (5, "")
     assert missing.stderr.startswith("caldbio: ")
+
+
+GLOBAL_OPTIONS = {
+    "--json": ("json", True),
+    "--offline": ("offline", True),
+    "--url": ("url", "http://caldb.invalid"),
+    "--max-tries": ("max_tries", 3),
+    "--cache-dir": ("cache_dir", Path("/somewhere")),
+}
+SUB_COMMANDS = {
+    "search": ["MXT", "GAIN"],
+    "get": ["MXT", "GAIN"],
+    "upload": ["a.fits"],
+    "upload-onboard": ["a.yaml"],
+    "quzcif": ["SVOM", "MXT", "-", "-", "GAIN", "-", "-", "-"],
+    "login": [],
+    "sync": ["MXT"],
+    "info": [],
+}
+
+
+@pytest.mark.parametrize("command", sorted(SUB_COMMANDS))
+def test_global_options_are_accepted_after_the_sub_command(command):
+    parser = _parser()
+    arguments = SUB_COMMANDS[command]
+    defaults = vars(parser.parse_args([command, *arguments]))
+    assert {defaults[name] for name, _ in GLOBAL_OPTIONS.values()} == {None, False, 5}
+    for option, (name, value) in GLOBAL_OPTIONS.items():
+        given = [] if value is True else [str(value)]
+        before = vars(parser.parse_args([option, *given, command, *arguments]))
+        after = vars(parser.parse_args([command, *arguments, option, *given]))
+        assert before[name] == after[name] == value, option
+        assert before == after
+        # Given before the command, the sub-command's absent option does not reset it.
+        assert before == defaults | {name: value}
+
+
+def test_the_readme_search_line_runs_with_json_last(env, capsys):
+    caldbio(capsys, "upload", env / "gain_v1.fits", env / "gain_v2.fits")
+    code, out, _ = caldbio(capsys, "search", "MXT", "gain", "--date", "2025-07-01", "--json")
+    assert code == 0
+    assert json.loads(out)["results"][0]["cal_file"] == "gain_v2.fits"
+    code, out, _ = caldbio(capsys, "info", "--json")
+    assert code == 0
+    assert json.loads(out)["url"] == os.environ["CALDB_URL"]
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "message"),
+    [
+        ("upload", "VT_EXPSEQ_20250101T000000_V01.yaml", "'caldbio upload-onboard {path}'"),
+        ("upload", "VT_EXPSEQ_20250101T000000_V01.YML", "'caldbio upload-onboard {path}'"),
+        ("upload-onboard", "gain_v1.fits", "'caldbio upload {path}'"),
+        ("upload-onboard", "gain_v1.fits.gz", "'caldbio upload {path}'"),
+        ("upload", "missing.fits", "no such file: {path}"),
+        ("upload-onboard", "missing.yaml", "no such file: {path}"),
+        ("upload", "a-directory", "{path} is a directory"),
+        ("upload-onboard", "a-directory", "{path} is a directory"),
+    ],
+)
+def test_files_of_the_wrong_kind_or_missing_are_named_in_a_sentence(
+    env, capsys, server, command, name, message
+):
+    path = env / name
+    if name == "a-directory":
+        path.mkdir()
+    elif not name.startswith("missing"):
+        path.write_bytes(b"blue: {exposures_s: [10]}\n")
+    before = len(server.meter.paths)
+    code, out, err = caldbio(capsys, command, path)
+    assert (code, out) == (2, "")
+    assert err.startswith("caldbio: ")
+    assert len(err.splitlines()) == 1
+    assert message.format(path=path) in err
+    assert "Errno" not in err
+    assert "ignore_missing_simple" not in err
+    assert len(server.meter.paths) == before  # refused before anything was sent
+
+
+def test_a_bad_file_refuses_the_whole_upload(env, capsys, server):
+    code, _, err = caldbio(capsys, "upload", env / "gain_v1.fits", env / "missing.fits")
+    assert code == 2
+    assert "no such file" in err
+    assert not [p for p in server.meter.paths if p.endswith("/files")]
+
+
+def test_file_errors_of_other_commands_are_sentences(env, capsys):
+    caldbio(capsys, "upload", env / "gain_v1.fits")
+    (env / "a-file").write_text("")
+    code, out, err = caldbio(capsys, "get", "MXT", "GAIN", "-o", env / "a-file" / "here")
+    assert (code, out) == (1, "")
+    assert err.startswith("caldbio: ")
+    assert str(env / "a-file") in err
+    assert "Errno" not in err
+
+
+def test_version_is_the_distribution_version(capsys):
+    assert caldbio_package.__version__ == caldb_server.__version__
+    with pytest.raises(SystemExit) as raised:
+        main(["--version"])
+    assert raised.value.code == 0
+    assert capsys.readouterr().out == f"caldbio {caldb_server.__version__}\n"
+
+
+def test_instruments_lists_codenames_and_onboard_codenames(env, capsys):
+    caldbio(capsys, "upload", env / "gain_v1.fits", env / "gain_v2.fits")
+    code, out, _ = caldbio(capsys, "instruments")
+    assert code == 0
+    mxt = out.split("\n\n")[0].splitlines()
+    assert mxt[0].startswith("SVOM MXT: Microchannel X-ray Telescope")
+    assert mxt[0].endswith("(2 good of 2 datasets)")
+    assert mxt[1] == "  codenames:"
+    assert any(line.split()[:2] == ["GAIN", "2/2"] and "Per-column gain" in line for line in mxt)
+    assert any(line.split()[:2] == ["TELDEF", "0/0"] for line in mxt)
+    assert "  onboard codenames:" in mxt
+    assert any(line.split()[0] == "EVTTHR" and "onboard event finder" in line for line in mxt)
+    assert "SVOM VT: Visible Telescope" in out
+    assert "EXPSEQ" in out
+    assert "SVOM aliases: ECLAIRS = ECL" in out
+    code, out, _ = caldbio(capsys, "instruments", "--mission", "svom", "--json")
+    (mission,) = json.loads(out)["missions"]
+    names = {i["name"]: i for i in mission["instruments"]}
+    assert {"MXT", "ECL", "VT"} <= set(names)
+    assert {c["name"] for c in names["VT"]["onboard"]} == {"EXPSEQ"}
+    code, out, err = caldbio(capsys, "instruments", "--mission", "HXMT")
+    assert (code, out) == (5, "")
+    assert "no mission HXMT (known: SVOM" in err
+
+
+def test_explain_says_why_each_other_candidate_lost(env, capsys, server):
+    caldbio(capsys, "upload", env / "gain_v1.fits", env / "gain_v2.fits")
+    code, out, _ = caldbio(capsys, "search", "MXT", "GAIN", "--date", "2025-01-01", "--explain")
+    assert code == 0
+    lines = out.splitlines()
+    assert "gain_v1.fits[1]" in lines[1]
+    assert lines[2] == "nfound=1"
+    assert lines[3] == "not chosen:"
+    assert lines[4].split()[:4] == ["id", "file[xno]", "reason", "why"]
+    (rejected,) = lines[5:]
+    assert rejected.split()[1:3] == ["gain_v2.fits[1]", "later_validity"]
+    assert "valid from 2025-06-01T00:00:00" in rejected
+    assert "after the requested time" in rejected
+    code, out, _ = caldbio(
+        capsys, "search", "MXT", "GAIN", "--date", "2025-07-01", "--explain", "--json"
+    )
+    (item,) = json.loads(out)["explain"]
+    assert (item["cal_file"], item["reason"]) == ("gain_v1.fits", "superseded")
+    assert "superseded by the later start 2025-06-01" in item["detail"]
+    code, out, _ = caldbio(capsys, "search", "MXT", "GAIN", "--date", "2025-07-01")
+    assert "not chosen" not in out
+    code, out, _ = caldbio(capsys, "--json", "search", "MXT", "GAIN", "--date", "2025-07-01")
+    assert "explain" not in json.loads(out)
+    args = ("quzcif", "SVOM", "MXT", "-", "-", "GAIN", "2025-07-01", "00:00:00", "-", "--explain")
+    code, out, err = caldbio(capsys, *args)
+    assert (code, out) == (0, f"{server.url}/caldb/data/svom/mxt/bcf/gain/gain_v2.fits 1\n")
+    assert err.splitlines()[0] == "not chosen:"
+    assert "gain_v1.fits[1]" in err
+    assert "superseded" in err
+    code, out, err = caldbio(capsys, "search", "MXT", "GAIN", "--date", "2024-01-01", "--explain")
+    lines = out.splitlines()
+    assert lines[1:3] == ["nfound=0", "not chosen:"]
+    assert [line.split()[1:3] for line in lines[4:]] == [
+        ["gain_v1.fits[1]", "later_validity"],
+        ["gain_v2.fits[1]", "later_validity"],
+    ]

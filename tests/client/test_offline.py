@@ -14,6 +14,7 @@ import re
 import socket
 
 import pytest
+import urllib3.connection
 
 from caldbio import NotFound, TransportError, ValidationFailed
 from tests.helpers import MXT_GAIN, calfile_bytes
@@ -224,3 +225,28 @@ def test_an_alias_syncs_and_finds_the_instrument_it_names(make_client, make_toke
         assert offline.search(name, "GAIN", "-") == online.search(name, "GAIN", "-")
     with pytest.raises(NotFound, match="MXT"):
         offline.search("MXT", "GAIN", "now")  # only ECL was synced
+
+
+def test_auto_falls_back_after_the_first_refused_connection(synced, make_client, monkeypatch):
+    attempts = []
+    open_connection = urllib3.connection.HTTPConnection._new_conn
+
+    def counting(connection):
+        attempts.append(connection.port)
+        return open_connection(connection)
+
+    monkeypatch.setattr(urllib3.connection.HTTPConnection, "_new_conn", counting)
+    unreachable = closed_url()
+    client = make_client(url=unreachable, offline="auto", max_tries=5, backoff_s=10.0)
+    (found,) = client.search("MXT", "GAIN", "2025-07-01")
+    assert found.cal_file == "gain_v2.fits"
+    assert len(attempts) == 1  # not five: a refusal is answered at once and would not change
+
+
+@pytest.mark.parametrize("date", ["2025-07-01", "2025-04-01", "2024-01-01"])
+def test_offline_explains_like_online(synced, make_client, date):
+    online = synced.search_answer("MXT", "GAIN", date, explain=True)
+    offline = make_client(offline=True).search_answer("MXT", "GAIN", date, explain=True)
+    assert online.explain
+    assert offline.explain == online.explain
+    assert make_client(offline=True).search_answer("MXT", "GAIN", date).explain is None

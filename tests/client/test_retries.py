@@ -7,6 +7,7 @@ import socket
 import time
 
 import pytest
+import urllib3.connection
 
 from caldbio import (
     AuthError,
@@ -175,3 +176,58 @@ def test_corrupt_bytes_are_never_kept(tmp_path):
         p for p in (tmp_path / "cache").rglob("*") if p.is_file() and "locks" not in p.parts
     ] == []
     assert not (tmp_path / "here").exists() or list((tmp_path / "here").iterdir()) == []
+
+
+@pytest.fixture
+def connection_attempts(monkeypatch):
+    """Every new connection urllib3 opens (to a closed port, each one is refused)."""
+    attempts = []
+    open_connection = urllib3.connection.HTTPConnection._new_conn
+
+    def counting(connection):
+        attempts.append((connection.host, connection.port))
+        return open_connection(connection)
+
+    monkeypatch.setattr(urllib3.connection.HTTPConnection, "_new_conn", counting)
+    return attempts
+
+
+def closed_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # closed again: nothing listens there
+
+
+@pytest.mark.parametrize(("offline", "attempts"), [("auto", 1), ("off", 4)])
+def test_a_refused_connection_is_retried_only_when_there_is_no_offline_fallback(
+    tmp_path, connection_attempts, offline, attempts
+):
+    port = closed_port()
+    client = CaDBIO(
+        f"http://127.0.0.1:{port}",
+        cache_dir=tmp_path,
+        max_tries=4,
+        backoff_s=0.01,
+        use_tokens=False,
+        offline=offline,
+    )
+    with pytest.raises(TransportError) as raised:
+        client.health()
+    assert connection_attempts == [("127.0.0.1", port)] * attempts
+    message = str(raised.value)
+    assert ("not retried" in message) is (offline == "auto")
+    assert "Connection refused" in message
+    assert "Errno" not in message
+
+
+@pytest.mark.parametrize(
+    "failures",
+    [[Answer(503), Answer(503)], [Answer(429), Answer(502)], [Answer(failure="reset")] * 2],
+    ids=["503", "429 and 502", "reset"],
+)
+def test_in_auto_mode_what_a_server_answers_is_still_retried(tmp_path, failures):
+    with flaky_server() as flaky:
+        flaky.plan = [*failures, search_answer()]
+        results = client_for(flaky, tmp_path, offline="auto").search("MXT", "gain")
+    assert [r.cal_file for r in results] == ["mxt_gain_v1.fits"]
+    assert len(flaky.requests) == 3
