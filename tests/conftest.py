@@ -34,6 +34,8 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 HEASARC = SHARED / "fixtures" / "heasarc"
 SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
 PG_URL_VARIABLE = "CALDB_TEST_DATABASE_URL"
+PG_UNSET = f"{PG_URL_VARIABLE} is not set (CI sets it; see .ci/run)"
+PG_EXAMPLE = f"{PG_URL_VARIABLE}=postgresql://postgres@127.0.0.1:5432/caldb_test make test"
 
 
 def postgresql_url() -> str:
@@ -44,7 +46,7 @@ def postgresql_url() -> str:
     """
     url = os.environ.get(PG_URL_VARIABLE)
     if not url:
-        pytest.skip(f"{PG_URL_VARIABLE} is not set (CI sets it; see .ci/run)")
+        pytest.skip(PG_UNSET)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     worker = os.environ.get("PYTEST_XDIST_WORKER")
@@ -205,3 +207,29 @@ def live_server(app: Flask) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join()
+
+
+def _skip_reason(report: Any) -> str:
+    """The reason of a skip report (a ``(path, line, reason)`` tuple, also under xdist)."""
+    longrepr = getattr(report, "longrepr", None)
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])
+    return str(longrepr or "")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say so, loudly, when the PostgreSQL half of the tests did not run.
+
+    ``make test`` without the variable passes on SQLite alone; the skips are one line each
+    in ``-ra`` among many, so the summary ends with how to run them. Under pytest-xdist the
+    controller gets every worker's skip reports here too.
+    """
+    skipped = terminalreporter.stats.get("skipped", [])
+    unset = sum(1 for report in skipped if PG_UNSET in _skip_reason(report))
+    if unset:
+        terminalreporter.write_line(
+            f"PostgreSQL tests NOT run: {unset} skipped because {PG_URL_VARIABLE} is unset; "
+            f"run them with `{PG_EXAMPLE}` (.ci/run sets it)",
+            yellow=True,
+            bold=True,
+        )

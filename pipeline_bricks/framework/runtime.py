@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 
 from caldb_selection import parse_as_of
-from caldb_server.resources import schema_path
+from caldb_selection.resources import schema_path
 from pipeline_bricks.framework.errors import BrickError
 
 __all__ = ["RuntimeData", "load_runtime_data"]

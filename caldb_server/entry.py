@@ -1,0 +1,16 @@
+"""The ``caldb-server`` console script.
+
+It says which extra to install when the server's packages are missing (a client-only
+install), instead of a ``ModuleNotFoundError``.
+"""
+
+from typing import Any
+
+from caldb_selection.extras import run_command
+
+__all__ = ["main"]
+
+
+def main() -> Any:
+    """Console entry point of ``caldb-server``."""
+    return run_command("caldb_server.cli:main", "caldb-server", "server")
