@@ -15,6 +15,7 @@ from astropy.io import fits
 from pipeline_bricks.mxt import caldata
 from pipeline_bricks.mxt.bricks import detect as detect_brick
 from pipeline_bricks.mxt.coordinates import raw_to_det
+from pipeline_bricks.summary import result_line
 from tests.pipeline.eventlists import write_attitude, write_job, write_l1
 from tests.pipeline.jobs import (
     calibration_cards,
@@ -199,3 +200,30 @@ def test_a_bad_parameter_fails_with_exit_code_1(grb, parameters, message):
     assert status["status"] == "FAILED"
     assert message in last_message(status)
     assert status["outputs"] == {}
+
+
+def test_run_prints_the_sources_found_in_one_line(grb, capsys):
+    code, status = run_job(grb, "mxt-detect", "detect-line", cleaned_inputs(grb))
+    assert code == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    results = status["results"]
+    best = results["sources"][0]
+    n = results["n_sources"]
+    assert line.startswith(f"mxt-detect: SUCCESS; {n} source{'s' if n > 1 else ''} found; ")
+    assert f"brightest at RA {best['ra_deg']:.5f} Dec {best['dec_deg']:+.5f} deg" in line
+    assert f"R90 {best['err_r90_arcsec']:.1f} arcsec" in line
+    assert line.endswith(f"1 file written (srclist) in {grb / 'detect-line'}")
+
+
+def test_the_pipeline_line_gives_the_sources_and_the_products(grb):
+    status = pipeline_status(grb)
+    line = result_line(status, directory="out")
+    best = status["results"]["mxt-detect"]["sources"][0]
+    extracted = status["results"]["mxt-products"]["source"]["source_counts_total"]
+    assert line.startswith("mxt-pipeline: SUCCESS; ")
+    assert f"RA {best['ra_deg']:.5f} Dec {best['dec_deg']:+.5f} deg" in line
+    assert f"{extracted:g} +/- " in line
+    files = sum(len(names) for names in status["outputs"].values())
+    assert f"{files} files written (" in line
+    assert "2 preview" in line
+    assert "srclist" in line

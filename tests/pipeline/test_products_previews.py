@@ -101,3 +101,45 @@ def test_previews_refuse_bad_input(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="after t0"):
         pv.lightcurve_preview(constant, blocks, gaps, path, t0=5000.0, log_time=True)
     assert not path.exists()
+
+
+def test_the_colour_scale_spans_the_counts_with_a_square_root_stretch():
+    image = np.zeros((50, 50), dtype=np.int32)
+    image[20, 30] = 2  # the brightest pixel: 2 counts
+    image[10, 10] = 1
+    scale = pv.image_scale(image)
+    assert (scale.vmin, scale.vmax) == (0.0, 2.0)
+    assert scale.ticks == (0.0, 1.0, 2.0)
+    assert "0 to 2" in scale.label
+    assert "square-root" in scale.label
+    norm = scale.norm()
+    assert norm(1.0) == pytest.approx(np.sqrt(0.5))  # one count is well above the floor
+    assert norm(2.0) == pytest.approx(1.0)
+    flat = pv.image_scale(np.zeros((3, 3)))
+    assert (flat.vmin, flat.vmax) == (0.0, 1.0)
+
+
+def test_the_image_figure_labels_every_axis_and_scales_to_the_pixels_shown():
+    image, wcs = counts_image(), sky()
+    ra, dec = (float(v) for v in wcs.wcs_pix2world([[299.0, 259.0]], 0)[0])
+    figure = pv.image_figure(image, wcs, (ra, dec), 25.0, zoom_arcmin=3.0)
+    axes, bar = figure.axes
+    assert axes.get_xlabel() == "RA (J2000)"
+    assert axes.get_ylabel() == "Dec (J2000)"
+    (picture,) = axes.get_images()
+    assert picture.norm.vmax == image.max()
+    assert bar.get_ylabel() == f"counts per pixel (square-root scale, 0 to {image.max()})"
+    assert bar.get_yticks()[-1] == pytest.approx(image.max())
+
+
+def test_the_light_curve_says_what_t0_is_as_a_utc_date():
+    constant, blocks, gaps = light_curves()
+    label = pv.time_axis_label(12.5, "2025-07-01T12:00:00.000", "trigger")
+    assert label == "t - t0 [s],  t0 = 2025-07-01T12:00:00.000 UTC, trigger"
+    assert pv.time_axis_label(12.5) == "t - t0 [s],  t0 = 12.500 s (mission time)"
+    figure = pv.lightcurve_figure(
+        constant, blocks, gaps, 0.0, t0_utc="2025-07-01T12:00:00.000", t0_is="trigger"
+    )
+    (axes,) = figure.axes
+    assert axes.get_xlabel() == label.replace("12.5", "0")
+    assert axes.get_ylabel() == "rate [count/s]"

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from astropy.io import fits
+from astropy.time import Time, TimeDelta
 from astropy.wcs import WCS
 
 from pipeline_bricks.framework.brick import Brick, BrickContext
@@ -42,7 +43,7 @@ from pipeline_bricks.mxt.gti import gti_exposure
 from pipeline_bricks.mxt.products import exposure_maps, sky_image
 from pipeline_bricks.registry import register
 
-__all__ = ["MxtProducts", "Target"]
+__all__ = ["MxtProducts", "Target", "utc_date"]
 
 
 @dataclass(frozen=True)
@@ -193,10 +194,30 @@ class MxtProducts(Brick):
         if products.light_curves is None:
             return
         constant, blocks, gaps = products.light_curves
-        t0 = float(events.header.get("TRIGTIME", events.gti_start[0]))
+        trigger = "TRIGTIME" in events.header
+        t0 = float(events.header["TRIGTIME"] if trigger else events.gti_start[0])
         name = self._name(context, events, "lc.png")
         previews.lightcurve_preview(
             constant, blocks, gaps, context.output_dir / name, t0,
             log_time=bool(np.all(constant.start > t0)), title=f"{title}: net rate, source region",
+            t0_utc=utc_date(events.header, t0), t0_is="trigger" if trigger else "first GTI start",
         )  # fmt: skip
         context.register_output(name, "preview")
+
+
+def utc_date(header: fits.Header, seconds: float) -> str | None:
+    """The UTC date (ISO, ms) of ``seconds`` of the header's time system, None if it has none.
+
+    The reference is ``MJDREFI + MJDREFF`` (or ``MJDREF``) in ``TIMESYS`` (TT by default).
+    """
+    if "MJDREFI" in header and "MJDREFF" in header:
+        reference = (float(header["MJDREFI"]), float(header["MJDREFF"]))
+    elif "MJDREF" in header:
+        reference = (float(header["MJDREF"]), 0.0)
+    else:
+        return None
+    scale = str(header.get("TIMESYS", "TT")).strip().lower()
+    if scale not in Time.SCALES:
+        return None
+    epoch = Time(*reference, format="mjd", scale=scale)
+    return str((epoch + TimeDelta(seconds, format="sec")).utc.isot)
