@@ -2,8 +2,11 @@
 
 Exit codes, one per kind of failure: 0 success, 1 unexpected error, 2 usage error (also a
 missing file, a directory, or a file for the other upload command),
-3 request refused (validation), 4 conflict, 5 not found, 6 authentication, 7 forbidden,
-8 no answer (transport), 9 server error.
+3 request refused (validation), 4 conflict, 5 not found (also a search naming a mission,
+instrument or codename the CalDB does not know: the message lists the known ones),
+6 authentication, 7 forbidden, 8 no answer (transport), 9 server error, 10 ``quzcif``
+found nothing valid (``nfound`` 0, said on stderr; ``search`` then prints ``nfound=0`` and
+exits 0).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import argparse
 import getpass
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +35,7 @@ from caldbio.offline import index_path
 from caldbio.results import Rejection, SearchAnswer
 from caldbio.tokens import default_config_dir, save_token
 
-__all__ = ["EXIT_CODES", "main"]
+__all__ = ["EXIT_CODES", "NOTHING_FOUND", "main"]
 
 EXIT_CODES: dict[type[CaDBIOError], int] = {
     ValidationFailed: 3,
@@ -43,6 +46,7 @@ EXIT_CODES: dict[type[CaDBIOError], int] = {
     TransportError: 8,
     ServerError: 9,
 }
+NOTHING_FOUND = 10  # quzcif: known names, but no dataset valid at that date
 
 
 def _selection_options(parser: argparse.ArgumentParser) -> None:
@@ -297,7 +301,7 @@ def _upload(client: CaDBIO, args: argparse.Namespace) -> None:
         print(json.dumps(documents, indent=2))
 
 
-def _quzcif(client: CaDBIO, args: argparse.Namespace) -> None:
+def _quzcif(client: CaDBIO, args: argparse.Namespace) -> int:
     answer = client.search_answer(
         args.instrument,
         args.codename,
@@ -323,6 +327,10 @@ def _quzcif(client: CaDBIO, args: argparse.Namespace) -> None:
         )
     if answer.explain is not None:  # stdout keeps quzcif's "path xno" lines only
         print(_explanation(answer.explain), file=sys.stderr)
+    if answer.nfound == 0:
+        print("caldbio quzcif: no datasets found matching selection criteria", file=sys.stderr)
+        return NOTHING_FOUND
+    return 0
 
 
 def _instruments(client: CaDBIO, args: argparse.Namespace) -> None:
@@ -415,7 +423,7 @@ def _info(client: CaDBIO, args: argparse.Namespace) -> None:
         print(f"{key:15} {json.dumps(value) if isinstance(value, dict | list) else value}")
 
 
-HANDLERS = {
+HANDLERS: dict[str, Callable[[CaDBIO, argparse.Namespace], int | None]] = {
     "search": _search,
     "get": _get,
     "upload": _upload,
@@ -438,7 +446,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             cache_dir=args.cache_dir,
             offline=True if args.offline else None,
         ) as client:
-            HANDLERS[args.command](client, args)
+            code = HANDLERS[args.command](client, args)
     except CaDBIOError as error:
         print(f"caldbio: {error}", file=sys.stderr)
         return next((code for kind, code in EXIT_CODES.items() if isinstance(error, kind)), 1)
@@ -451,7 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:  # bad RUNTIME_DATA, CALDBIO_OFFLINE...
         print(f"caldbio: {error}", file=sys.stderr)
         return 3
-    return 0
+    return code or 0
 
 
 def describe_os_error(error: OSError) -> str:

@@ -44,7 +44,9 @@ class CaDBIOError(Exception):
     def __str__(self) -> str:
         lines = [f"{self.status} {self.title}: {self.detail}" if self.status else self.detail]
         for item in self.errors:
-            where = ", ".join(f"{k}={v}" for k, v in item.items() if k != "reason")
+            if item.get("reason") == self.detail:  # already said (an unknown search name)
+                continue
+            where = ", ".join(f"{k}={v}" for k, v in item.items() if k not in ("reason", "known"))
             lines.append(f"  - {where + ': ' if where else ''}{item.get('reason', '')}")
         return "\n".join(lines)
 

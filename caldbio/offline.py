@@ -6,6 +6,11 @@ instrument (all qualities, from ``GET /api/v1/datasets``) into
 An offline search then applies :func:`caldb_selection.select` — the module the server
 uses — to that copy, so both answer alike for the catalogue as it was when synced.
 ``as_of`` cannot be replayed offline: the copy holds qualities, not their history.
+
+A codename the server would refuse as unknown (its 404 naming the known ones) is refused
+offline too when the sync could tell the registry's list from ``/api/v1/instruments``
+(see :func:`_known_codenames`); an instrument that was never synced is not found, and
+offline the client cannot tell an unknown instrument from one not synced.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ class OfflineIndex:
     url: str
     synced_at: datetime
     datasets: tuple[Dataset, ...]
+    known_codenames: tuple[str, ...] | None = None  # None: any codename may be asked
 
 
 def index_path(cache_root: Path, mission: str, instrument: str) -> Path:
@@ -68,6 +74,7 @@ def save_index(cache_root: Path, index: OfflineIndex) -> Path:
         "codenames": list(index.codenames),
         "url": index.url,
         "synced_at": index.synced_at.isoformat(),
+        "known_codenames": (None if index.known_codenames is None else list(index.known_codenames)),
         "datasets": [dataset.to_json() | {"local_path": None} for dataset in index.datasets],
     }
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
@@ -84,6 +91,7 @@ def save_index(cache_root: Path, index: OfflineIndex) -> Path:
 def _read(path: Path) -> OfflineIndex:
     try:
         document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        known_codenames = document.get("known_codenames")  # absent in older copies
         return OfflineIndex(
             mission=document["mission"],
             instrument=document["instrument"],
@@ -92,6 +100,7 @@ def _read(path: Path) -> OfflineIndex:
             url=document["url"],
             synced_at=datetime.fromisoformat(document["synced_at"]),
             datasets=tuple(Dataset.from_json(item) for item in document["datasets"]),
+            known_codenames=(None if known_codenames is None else tuple(map(str, known_codenames))),
         )
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise NotFound(f"the offline copy {path} cannot be read ({error}); sync again") from None
@@ -108,13 +117,16 @@ def load_index(cache_root: Path, mission: str, instrument: str) -> OfflineIndex:
     path = index_path(cache_root, mission, instrument)
     if path.is_file():
         return _read(path)
+    synced = []
     for candidate in sorted(path.parent.glob("*.json")):
         index = _read(candidate)
         if instrument.upper() in index.aliases:
             return index
+        synced.append(index.instrument)
     raise NotFound(
-        f"{mission.upper()} {instrument.upper()} is not in the offline cache {cache_root}; "
-        f"run 'caldbio sync {instrument.upper()}' while the CalDB is reachable"
+        f"{mission.upper()} {instrument.upper()} is not in the offline cache {cache_root} "
+        f"(synced: {', '.join(synced) or 'none'}); it is unknown to the CalDB or was never "
+        f"synced: run 'caldbio sync {instrument.upper()}' while the CalDB is reachable"
     )
 
 
@@ -151,12 +163,25 @@ def offline_search(
     Raises
     ------
     NotFound
-        If the codename was left out of the sync (the answer would be wrongly empty).
+        If the codename is unknown (as the server's 404, when the copy knows the
+        registry's list) or was left out of the sync (the answer would be wrongly empty).
     ValidationFailed
         For a malformed date, time or expression (the server would answer 422).
     """
     _check_query(query)
     codename = query["codename"].upper()
+    known = index.known_codenames
+    held = any(dataset.cal_cnam == codename for dataset in index.datasets)
+    if known is not None and codename not in known and not held:
+        listed = ", ".join(known)
+        detail = (
+            f"unknown codename {codename} of {index.instrument}; "
+            f"known codenames of {index.instrument}: {listed}"
+        )
+        raise NotFound(
+            detail,
+            errors=[{"field": "codename", "reason": detail, "known": list(known)}],
+        )
     if index.codenames and codename not in index.codenames:
         raise NotFound(
             f"{codename} was not synced for {index.instrument} "
@@ -207,8 +232,26 @@ class _Client(Protocol):
     def cache(self) -> Any: ...
 
 
-def _canonical(client: _Client, mission: str, instrument: str) -> tuple[str, tuple[str, ...]]:
-    """The instrument's registered name and its aliases (``ECLAIRS`` → ``ECL``).
+def _known_codenames(entry: dict[str, Any]) -> tuple[str, ...] | None:
+    """The codenames the server knows for an instrument of ``/api/v1/instruments``, or None.
+
+    The document lists the registry's codenames together with those the catalogue holds;
+    it does not say whether the registry declares a list (the server then refuses other
+    codenames) or none (any codename is searched). A listed codename with no dataset or
+    with a description can only come from the registry's list: then every listed name is
+    known. Otherwise the copy cannot tell and accepts any codename (an unknown one then
+    answers nfound 0 offline where the server might answer 404).
+    """
+    listed = [*entry.get("codenames", []), *entry.get("onboard", [])]
+    if not any(c.get("datasets") == 0 or c.get("description") for c in listed):
+        return None
+    return tuple(sorted({str(c["name"]) for c in listed}))
+
+
+def _canonical(
+    client: _Client, mission: str, instrument: str
+) -> tuple[str, tuple[str, ...], tuple[str, ...] | None]:
+    """The instrument's registered name, its aliases (``ECLAIRS`` → ``ECL``), its codenames.
 
     Raises
     ------
@@ -223,8 +266,10 @@ def _canonical(client: _Client, mission: str, instrument: str) -> tuple[str, tup
         aliases: dict[str, list[str]] = entry.get("aliases") or {}
         if len(aliases.get(name, [])) == 1:
             name = aliases[name][0]
-        if name in {i.get("name") for i in entry.get("instruments", [])}:
-            return name, tuple(sorted(a for a, t in aliases.items() if t == [name]))
+        for item in entry.get("instruments", []):
+            if item.get("name") == name:
+                known = _known_codenames(item) if item.get("registered", True) else None
+                return name, tuple(sorted(a for a, t in aliases.items() if t == [name])), known
     raise NotFound(f"the CalDB at {client.url} knows no instrument {mission.upper()} {name}")
 
 
@@ -240,7 +285,7 @@ def sync_instrument(
 
     The copy is written last, so an interrupted sync leaves the previous copy in place.
     """
-    canonical, aliases = _canonical(client, mission, instrument)
+    canonical, aliases, known_codenames = _canonical(client, mission, instrument)
     wanted = tuple(sorted({c.upper() for c in codenames}))
     datasets: list[Dataset] = []
     after: int | None = 0
@@ -263,6 +308,7 @@ def sync_instrument(
         url=client.url,
         synced_at=datetime.now(UTC),
         datasets=tuple(datasets),
+        known_codenames=known_codenames,
     )
     save_index(client.cache.root, index)
     return index

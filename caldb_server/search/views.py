@@ -11,6 +11,7 @@ from caldb_selection.timespec import mjd_to_datetime
 from caldb_server.auth.access import readable
 from caldb_server.catalogue.serialize import dataset_json
 from caldb_server.db import utcnow
+from caldb_server.search.names import check_known_names
 from caldb_server.search.params import parse_search_params
 from caldb_server.search.service import SearchAnswer, SearchRequest, search
 from caldb_server.web import api_root, db_session, extension, request_time
@@ -64,7 +65,9 @@ def _document(
 @readable
 def search_view() -> dict[str, Any]:
     """Select calibration datasets with the quzcif rules."""
-    search_request = parse_search_params(request.args, extension().registry, request_time())
+    registry = extension().registry
+    search_request = parse_search_params(request.args, registry, request_time())
+    check_known_names(db_session(), registry, search_request)
     # The catalogue as of this instant is what the search reads: as_of=answered_at replays it.
     answered_at = utcnow()
     answer = search(db_session(), search_request)

@@ -16,7 +16,7 @@ import pytest
 import caldb_server
 import caldbio as caldbio_package
 from caldb_server.web import extension
-from caldbio.cli import _parser, main
+from caldbio.cli import NOTHING_FOUND, _parser, main
 from tests.helpers import MXT_GAIN, add_user, calfile_bytes
 
 PROGRAM = Path(sys.executable).parent / "caldbio"
@@ -105,6 +105,32 @@ def test_quzcif_prints_path_and_extension_lines(env, capsys, server, tmp_path, m
     assert code == 0
     assert len(out.splitlines()) == 1
     assert "2 found, 1 returned" in err
+
+
+def test_unknown_names_exit_not_found_and_name_the_known_ones(env, capsys):
+    code, out, err = caldbio(capsys, "search", "MXR", "GAIN")
+    assert (code, out) == (5, "")
+    assert "unknown instrument MXR of SVOM; known instruments of SVOM: ECL" in err
+    assert "MXT" in err
+    code, out, err = caldbio(capsys, "search", "MXT", "GAINS")
+    assert (code, out) == (5, "")
+    assert "unknown codename GAINS of MXT; known codenames of MXT: BADPIX" in err
+    assert len(err.splitlines()) == 1  # the item repeating the detail is not printed
+    args = ("quzcif", "SVOM", "MXT", "-", "-", "GAINS", "-", "-", "-")
+    code, out, err = caldbio(capsys, *args)
+    assert (code, out) == (5, "")
+    assert "known codenames of MXT" in err
+
+
+def test_quzcif_with_nothing_valid_says_so_with_its_own_exit_code(env, capsys):
+    caldbio(capsys, "upload", env / "gain_v1.fits")
+    args = ("quzcif", "SVOM", "MXT", "-", "-", "GAIN", "2024-01-01", "00:00:00", "-")
+    code, out, err = caldbio(capsys, *args)
+    assert (code, out) == (NOTHING_FOUND, "")
+    assert err == "caldbio quzcif: no datasets found matching selection criteria\n"
+    code, out, _ = caldbio(capsys, "search", "MXT", "GAIN", "--date", "2024-01-01")
+    assert code == 0
+    assert out.splitlines()[-1] == "nfound=0"
 
 
 def test_login_keeps_a_private_token_that_later_commands_use(

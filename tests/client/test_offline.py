@@ -147,6 +147,31 @@ def test_syncing_an_unknown_instrument_is_refused_and_writes_nothing(make_client
     assert not (tmp_path / "empty-cache" / "index").exists()
 
 
+def test_unknown_names_are_refused_offline_as_online(synced, make_client):
+    """The copy knows the registry's codenames; it cannot tell unknown from unsynced."""
+    offline = make_client(offline=True, url=closed_url())
+    for client in (synced, offline):
+        with pytest.raises(NotFound, match="unknown codename GAINS of MXT") as raised:
+            client.search("MXT", "GAINS", "now")
+        assert "EVTTHR" in raised.value.errors[0]["known"]
+        assert "GAIN, MXT" not in str(raised.value)
+        assert client.search("MXT", "CTI", "2025-07-01") == []  # registered, nothing valid
+    with pytest.raises(NotFound, match="unknown instrument MXR of SVOM; known instruments"):
+        synced.search("MXR", "GAIN", "now")
+    with pytest.raises(NotFound, match=r"\(synced: MXT\); it is unknown to the CalDB or"):
+        offline.search("MXR", "GAIN", "now")
+
+
+def test_copies_without_the_known_codenames_accept_any(synced, make_client, tmp_path):
+    """A copy written before the copies kept the known codenames answers nfound 0."""
+    path = next((synced.cache.root / "index").rglob("mxt.json"))
+    document = json.loads(path.read_text())
+    del document["known_codenames"]
+    path.write_text(json.dumps(document))
+    offline = make_client(offline=True, url=closed_url())
+    assert offline.search("MXT", "GAINS", "now") == []
+
+
 def test_what_the_copy_cannot_answer_is_refused_clearly(synced, make_client):
     offline = make_client(offline=True, url=closed_url())
     with pytest.raises(NotFound, match="run 'caldbio sync VT'"):

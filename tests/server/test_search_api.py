@@ -5,9 +5,11 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+import yaml
 
 from caldb_selection import Query, parse_expression, requested_mjd, select
 from caldb_server import create_app
+from caldb_server.config import DEFAULT_REGISTRY
 from caldb_server.db import utcnow
 from caldb_server.search import service
 from caldb_server.web import extension
@@ -19,6 +21,7 @@ from tests.helpers import (
     insert_datasets,
     mxt_gain_dataset,
     upload,
+    write_registry,
 )
 
 SEARCH = "/api/v1/search"
@@ -161,6 +164,57 @@ def test_alias_with_one_target_is_resolved(client, uploader):
     for name in ("ECL", "ECLAIRS", "eclairs"):
         body = client.get(SEARCH, query_string={"instrument": name, "codename": "GAIN"}).get_json()
         assert body["nfound"] == 1, name
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "known"),
+    [
+        ({"instrument": "MXR", "codename": "GAIN"}, "instrument", ["ECL", "ECLAIRS", "MXT", "VT"]),
+        ({"instrument": "MXT", "codename": "GAINS"}, "codename", ["BADPIX", "EBOUNDS", "GAIN"]),
+        ({"instrument": "eclairs", "codename": "TELDEF"}, "codename", ["BADPIX", "TRIGCFG"]),
+        ({"mission": "NOSUCH", "instrument": "XRT", "codename": "GAIN"}, "mission", ["SVOM"]),
+    ],
+)
+def test_unknown_names_are_404_naming_the_known_ones(client, query, field, known):
+    body = assert_problem(client.get(SEARCH, query_string=query), 404)
+    [error] = body["errors"]
+    assert error["field"] == field
+    assert set(known) <= set(error["known"])
+    assert error["known"] == sorted(error["known"])
+    assert all(name in body["detail"] for name in known)
+
+
+def test_a_known_codename_with_nothing_valid_then_is_nfound_0(client, uploader):
+    assert upload(client, gain("2024-01-01"), "mxt_gain.fits", headers=uploader).status_code == 201
+    for query in (
+        {"instrument": "MXT", "codename": "GAIN", "date": "2023-01-01"},
+        {"instrument": "MXT", "codename": "CTI"},  # registered, never uploaded
+        {"instrument": "MXT", "codename": "EVTTHR"},  # an onboard codename
+    ):
+        response = client.get(SEARCH, query_string=query)
+        assert response.status_code == 200, query
+        assert response.get_json()["nfound"] == 0, query
+
+
+def test_names_only_the_catalogue_holds_are_still_searchable(app, client):
+    """An instrument or codename taken out of the registry keeps its datasets findable."""
+    insert_datasets(extension(app).database, [mxt_gain_dataset(cal_cnam="OLDGAIN")])
+    query = {"instrument": "MXT", "codename": "OLDGAIN", "date": "-"}
+    assert client.get(SEARCH, query_string=query).get_json()["nfound"] == 1
+
+
+def test_instruments_without_a_codename_list_accept_any(app_config, tmp_path):
+    document = yaml.safe_load(DEFAULT_REGISTRY.read_text())
+    document["missions"][0]["instruments"].append({"name": "GRM", "dir": "data/svom/grm"})
+    app_config["REGISTRY"] = write_registry(document, tmp_path / "registry.yaml")
+    app = create_app(app_config)
+    try:
+        query = {"instrument": "GRM", "codename": "ANYTHING"}
+        response = app.test_client().get(SEARCH, query_string=query)
+        assert response.status_code == 200, response.get_json()
+        assert response.get_json()["nfound"] == 0
+    finally:
+        extension(app).database.dispose()
 
 
 def test_results_carry_every_field_and_a_working_url(client, uploader):
