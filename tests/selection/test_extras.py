@@ -59,7 +59,7 @@ def run(command: str, *argv: str, refused: tuple[str, ...] = EXTRAS):
     ("command", "argv", "extra"),
     [
         ("caldb-server", ["init"], "server"),
-        ("pipeline-bricks", ["list"], "pipeline"),
+        ("pipeline-bricks", ["run", "mxt-calibrate", "runtime_data.json"], "pipeline"),
         ("mxt-simulate", ["--help"], "pipeline"),
     ],
 )
@@ -71,6 +71,13 @@ def test_a_command_of_a_missing_extra_says_which_in_one_line(command, argv, extr
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"error: {command} needs the {extra} extra (")
     assert lines[0].endswith(f"pip install 'svom-caldb[{extra}]'")
+
+
+def test_listing_the_bricks_needs_no_extra():
+    # The brick catalogue is light (no science module): it answers in a client-only install.
+    result = run("pipeline-bricks", "list")
+    assert result.returncode == 0, result.stderr
+    assert "mxt-calibrate" in result.stdout
 
 
 def test_the_client_works_in_a_client_only_install():
