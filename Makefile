@@ -39,6 +39,8 @@ benchmarks: install
 	$(BIN)/python benchmarks/bench_bricks.py
 	$(BIN)/python benchmarks/bench_localization.py
 	$(BIN)/python benchmarks/bench_pipeline.py
+	$(BIN)/python benchmarks/bench_hdus.py
+	$(BIN)/python benchmarks/bench_cli_startup.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache .hypothesis

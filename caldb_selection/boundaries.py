@@ -33,6 +33,7 @@ from functools import lru_cache
 
 from caldb_selection.descriptors import (
     NONE,
+    NUMBER,
     Boundary,
     BoundaryError,
     Descriptor,
@@ -59,7 +60,6 @@ __all__ = [
 ]
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
-_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?", re.ASCII)
 _NUMERIC_START = frozenset("0123456789.-")
 # Characters that would make a bare text descriptor ambiguous in the grammar.
 _TEXT_FORBIDDEN = frozenset('(),"')
@@ -71,7 +71,7 @@ def _is_bare_text(text: str) -> bool:
 
 
 def _parse_number(token: str, original: str) -> float:
-    if not _NUMBER.fullmatch(token):
+    if not NUMBER.fullmatch(token):
         raise BoundaryError(f"{original!r}: {token!r} is not a number")
     value = real4(float(token))
     if not math.isfinite(value):

@@ -8,11 +8,13 @@ so that both produce the same objects and every comparison treats them alike.
 from __future__ import annotations
 
 import math
+import re
 import struct
 from dataclasses import dataclass
 
 __all__ = [
     "NONE",
+    "NUMBER",
     "Boundary",
     "BoundaryError",
     "Descriptor",
@@ -24,6 +26,10 @@ __all__ = [
 ]
 
 NONE = "NONE"
+# A decimal number as C strtod reads it in the "C" locale (the strict grammar and HEASoft's
+# reading agree on it); glibc's hexadecimal numbers (0x1A) are left out: no CALDB writes
+# them and no reader of an index would expect 0x10 to mean 16.
+NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?", re.ASCII)
 
 
 class BoundaryError(ValueError):

@@ -36,6 +36,7 @@ import re
 
 from caldb_selection.descriptors import (
     NONE,
+    NUMBER,
     Boundary,
     BoundaryError,
     Descriptor,
@@ -53,9 +54,6 @@ __all__ = [
     "read_number",
 ]
 
-# What C strtod reads in the "C" locale, but for glibc's hexadecimal numbers (0x1A): no
-# CALDB writes them and no reader of an index would expect 0x10 to mean 16.
-_C_NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:E[-+]?[0-9]+)?", re.ASCII)
 # strtod also reads these; ffc2rr then refuses them (its fnan test catches Inf and NaN).
 _C_NOT_FINITE = re.compile(r"[-+]?(?:INF|NAN)", re.ASCII)
 _C_SPACE = " \t\n\v\f\r"
@@ -111,7 +109,7 @@ def read_number(text: str) -> float:
     body = upper.lstrip(_C_SPACE)
     if _C_NOT_FINITE.match(body):
         raise BoundaryError(f"{text!r} is not a finite number")
-    match = _C_NUMBER.match(body)
+    match = NUMBER.match(body)
     if match is None:
         # strtod read nothing and points at the first character: ffc2rr accepts a blank.
         if upper[:1] in ("", " "):

@@ -27,11 +27,10 @@ from caldb_server.ingest.structure import StructureLimit
 from caldb_server.ingest.within import duplicates_within
 from caldb_server.registry import Registry
 
-__all__ = ["DEFAULT_MAX_HDUS", "IngestOutcome", "claim_upload", "ingest_file", "new_file"]
+__all__ = ["IngestOutcome", "claim_upload", "ingest_file", "new_file"]
 
 MAX_FILE_NAME = 40
 MAX_CAL_DIR = 70
-DEFAULT_MAX_HDUS = 1000  # CALDB_MAX_HDUS
 
 
 @dataclass
@@ -256,7 +255,7 @@ def ingest_file(
     now: datetime | None = None,
     supersede: bool = False,
     max_bytes: int | None = None,
-    max_hdus: int = DEFAULT_MAX_HDUS,
+    max_hdus: int,
 ) -> IngestOutcome:
     """Index a received calibration file and stage it for the tree.
 
