@@ -7,7 +7,6 @@ directory of the runtime_data.json, so a scheduler can move a whole job director
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -17,13 +16,10 @@ import jsonschema
 
 from caldb_selection import parse_as_of
 from caldb_selection.resources import schema_path
+from caldb_selection.text import json_control_problems
 from pipeline_bricks.framework.errors import BrickError
 
 __all__ = ["RuntimeData", "load_runtime_data"]
-
-# The server's rule (caldb_server.textguard): C0, DEL, C1 and lone surrogates (a JSON
-# "\ud800" escape makes one; no file name or header can hold it).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -42,25 +38,6 @@ class RuntimeData:
         """A path of this job: absolute, or relative to the runtime_data.json directory."""
         path = Path(text).expanduser()
         return path if path.is_absolute() else (self.path.parent / path).resolve()
-
-
-def _control_characters(document: Any) -> list[str]:
-    """Where a key or a string holds a control character (or a lone surrogate).
-
-    A NUL in a path or a CR-LF in a token or URL would fail deep in the brick, or worse;
-    refused here and named. Iterative: the nesting of a document is the writer's to choose.
-    """
-    found, pending = [], [("", document)]
-    while pending:
-        where, value = pending.pop()
-        if isinstance(value, str) and _CONTROL.search(value):
-            found.append(f"{where or '(root)'}: holds a control character")
-        elif isinstance(value, list):
-            pending += [(f"{where}/{i}", item) for i, item in enumerate(value)]
-        elif isinstance(value, dict):
-            pending += [(f"{where} (a key)", key) for key in value]
-            pending += [(f"{where}/{key}", item) for key, item in value.items()]
-    return sorted(found)
 
 
 @lru_cache(maxsize=1)
@@ -88,7 +65,9 @@ def load_runtime_data(path: str | Path) -> RuntimeData:
         f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
         for e in sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
     ]
-    problems += _control_characters(document)
+    # The server's rule for text it is given: a NUL in a path or a CR-LF in a token or URL
+    # would fail deep in the brick, or worse.
+    problems += [f"{p['field']}: {p['reason']}" for p in json_control_problems(document)]
     if not problems:
         problems += _as_of_problems(document.get("caldb", {}).get("as_of"))
     if problems:

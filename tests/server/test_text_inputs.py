@@ -18,15 +18,15 @@ from flask.testing import FlaskClient
 from hypothesis import given
 from hypothesis import strategies as st
 
-from caldb_server.auth.access import public
-from caldb_server.db import utcnow
-from caldb_server.textguard import (
+from caldb_selection.text import (
     CONTROL,
     NONBLANK_TEXT_PATTERN,
     TEXT_PATTERN,
     control_characters,
     json_control_problems,
 )
+from caldb_server.auth.access import public
+from caldb_server.db import utcnow
 from caldb_server.users.service import create_user
 from caldb_server.web import extension
 from tests.helpers import MXT_GAIN, assert_problem, bearer, calfile_bytes, upload

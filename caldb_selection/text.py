@@ -1,4 +1,7 @@
-r"""The one rule for text the server is given: no control characters.
+r"""The one rule for text the system is given: no control characters.
+
+Shared, as a pure module, by the server (every request) and the pipeline bricks (every
+string of a ``runtime_data.json``).
 
 Every query parameter, path parameter, form field, uploaded file name and JSON string (keys
 included) of a request, and every string of an onboard YAML file, is refused (422) when it
