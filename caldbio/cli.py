@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from caldbio import __version__
+from caldbio import __version__, display
 from caldbio.client import DEFAULT_MAXRET, CaDBIO
 from caldbio.errors import (
     AuthError,
@@ -32,7 +32,6 @@ from caldbio.errors import (
     ValidationFailed,
 )
 from caldbio.offline import index_path
-from caldbio.results import Rejection, SearchAnswer
 from caldbio.tokens import default_config_dir, save_token
 
 __all__ = ["EXIT_CODES", "NOTHING_FOUND", "main"]
@@ -170,69 +169,13 @@ def _search_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _explanation(rejections: Sequence[Rejection]) -> str:
-    """Why each other candidate lost, one line each (``--explain``)."""
-    if not rejections:
-        return "no other candidate"
-    rows = [(r.id, r.hdu, r.reason, r.detail) for r in rejections]
-    return "not chosen:\n" + _table(rows, ("id", "file[xno]", "reason", "why"))
-
-
-def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
-    cells = [list(map(str, header))] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in cells
-    )
-
-
-def _show_datasets(answer: SearchAnswer, as_json: bool) -> None:
-    datasets, nfound = answer.results, answer.nfound
-    if as_json:
-        document: dict[str, Any] = {"nfound": nfound, "results": [d.to_json() for d in datasets]}
-        if answer.explain is not None:
-            document["explain"] = [r.to_json() for r in answer.explain]
-        print(json.dumps(document, indent=2))
-        return
-    rows = [
-        (
-            d.id,
-            d.hdu,
-            d.detnam,
-            d.filter,
-            f"{d.cal_vsd} {d.cal_vst}",
-            d.cal_qual,
-            d.local_path or d.cal_desc,
-        )
-        for d in datasets
-    ]
-    print(
-        _table(
-            rows,
-            (
-                "id",
-                "file[xno]",
-                "detnam",
-                "filter",
-                "valid from",
-                "qual",
-                "description / local path",
-            ),
-        )
-    )
-    print(f"nfound={nfound}" + (f" (showing {len(datasets)})" if nfound > len(datasets) else ""))
-    if answer.explain is not None:
-        print(_explanation(answer.explain))
-
-
 def _search(client: CaDBIO, args: argparse.Namespace) -> None:
     answer = client.search_answer(
         args.instrument, args.codename, explain=args.explain, **_search_kwargs(args)
     )
     if args.download:
         client.download_all(answer.results, args.download)
-    _show_datasets(answer, args.json)
+    display.show_datasets(answer, args.json)
 
 
 def _get(client: CaDBIO, args: argparse.Namespace) -> None:
@@ -284,21 +227,11 @@ def _upload(client: CaDBIO, args: argparse.Namespace) -> None:
             result = client.upload(path, supersede=args.supersede)
         else:
             result = client.upload_onboard(path)
-        state = "indexed" if result.created else "already indexed"
-        documents.append(
-            {
-                "file": str(path),
-                "created": result.created,
-                "datasets": [d.id for d in result.datasets],
-            }
-        )
+        documents.append(display.upload_item(path, result))
         if not args.json:
-            names = " ".join(f"{d.instrume}/{d.cal_cnam}[{d.cal_xno}]" for d in result.datasets)
-            print(f"{path.name}: {state}: {names}")
-            for note in result.notes:
-                print(f"  note: {note}")
+            print(display.upload_line(path, result))
     if args.json:
-        print(json.dumps(documents, indent=2))
+        print(display.to_json(documents))
 
 
 def _quzcif(client: CaDBIO, args: argparse.Namespace) -> int:
@@ -326,7 +259,7 @@ def _quzcif(client: CaDBIO, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if answer.explain is not None:  # stdout keeps quzcif's "path xno" lines only
-        print(_explanation(answer.explain), file=sys.stderr)
+        print(display.explanation(answer.explain), file=sys.stderr)
     if answer.nfound == 0:
         print("caldbio quzcif: no datasets found matching selection criteria", file=sys.stderr)
         return NOTHING_FOUND
@@ -345,37 +278,9 @@ def _instruments(client: CaDBIO, args: argparse.Namespace) -> None:
         raise NotFound(
             f"the CalDB at {client.url} knows no mission {args.mission.upper()} (known: {known})"
         )
-    if args.json:
-        print(json.dumps({"missions": missions}, indent=2))
-        return
-    blocks = []
-    for mission in missions:
-        for instrument in mission.get("instruments", []):
-            lines = [
-                f"{mission['name']} {instrument['name']}: {instrument.get('description') or '-'}"
-                f" ({instrument.get('good', 0)} good of {instrument.get('datasets', 0)} datasets)"
-            ]
-            for title, key in (("codenames", "codenames"), ("onboard codenames", "onboard")):
-                entries = instrument.get(key) or []
-                if not entries:
-                    continue
-                lines.append(f"  {title}:")
-                rows = [
-                    (
-                        e["name"],
-                        f"{e.get('good', 0)}/{e.get('datasets', 0)}",
-                        e.get("description") or "",
-                    )
-                    for e in entries
-                ]
-                table = _table(rows, ("name", "good/all", "description"))
-                lines.extend("    " + line for line in table.splitlines())
-            blocks.append("\n".join(lines))
-        aliases = mission.get("aliases") or {}
-        if aliases:
-            names = ", ".join(f"{a} = {' '.join(t)}" for a, t in sorted(aliases.items()))
-            blocks.append(f"{mission['name']} aliases: {names}")
-    print("\n\n".join(blocks))
+    print(
+        display.to_json({"missions": missions}) if args.json else display.instruments_text(missions)
+    )
 
 
 def _login(client: CaDBIO, args: argparse.Namespace) -> None:
@@ -395,10 +300,8 @@ def _sync(client: CaDBIO, args: argparse.Namespace) -> None:
     index = client.sync(
         args.instrument, args.codenames, mission=args.mission, download=not args.no_download
     )
-    good = sum(1 for d in index.datasets if d.cal_qual == 0)
     where = index_path(client.cache.root, index.mission, index.instrument)
-    count = len(index.datasets)
-    print(f"{index.mission} {index.instrument}: {count} datasets ({good} good) in {where}")
+    print(display.sync_line(index, where))
 
 
 def _info(client: CaDBIO, args: argparse.Namespace) -> None:
@@ -416,11 +319,7 @@ def _info(client: CaDBIO, args: argparse.Namespace) -> None:
             document["whoami"] = {"error": error.detail}
     copies = sorted((client.cache.root / "index").glob("*/*.json"))
     document["offline_copies"] = [str(p.relative_to(client.cache.root)) for p in copies]
-    if args.json:
-        print(json.dumps(document, indent=2))
-        return
-    for key, value in document.items():
-        print(f"{key:15} {json.dumps(value) if isinstance(value, dict | list) else value}")
+    print(display.to_json(document) if args.json else display.info_text(document))
 
 
 HANDLERS: dict[str, Callable[[CaDBIO, argparse.Namespace], int | None]] = {

@@ -14,7 +14,6 @@ import logging
 import os
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from tqdm import tqdm
 from caldbio.cache import CHUNK, Cache, CorruptDownload, default_cache_dir
 from caldbio.errors import AuthError, NotFound, TransportError
 from caldbio.offline import OfflineIndex, load_index, offline_search, sync_instrument
-from caldbio.results import Dataset, Rejection, SearchAnswer
+from caldbio.results import Dataset, SearchAnswer, UploadResult
 from caldbio.tokens import Token, TokenProvider, read_runtime_data
 from caldbio.transport import Transport
 
@@ -45,18 +44,6 @@ _BODY_ERRORS = (
     requests.exceptions.Timeout,
     urllib3.exceptions.HTTPError,  # a body broken off or stalled, read from urllib3 directly
 )
-
-
-@dataclass(frozen=True)
-class UploadResult:
-    """What an upload did: ``created`` is False for an identical re-upload."""
-
-    created: bool
-    file_id: int
-    sha256: str
-    datasets: list[Dataset]
-    superseded: list[int]
-    notes: list[str]
 
 
 def _offline_mode(offline: bool | str | None) -> str:
@@ -187,25 +174,7 @@ class CaDBIO:
                 raise
             log.warning("%s; answering from the offline copy", error.detail)
             return self._offline_answer(params, as_of)
-        answered_at = document.get("answered_at")
-        rejections = document.get("explain")
-        return SearchAnswer(
-            nfound=document["nfound"],
-            results=[Dataset.from_json(item) for item in document["results"]],
-            answered_at=datetime.fromisoformat(answered_at) if answered_at else None,
-            explain=None
-            if rejections is None
-            else [
-                Rejection(
-                    id=item["id"],
-                    cal_file=item["cal_file"],
-                    cal_xno=item["cal_xno"],
-                    reason=item["reason"],
-                    detail=item["detail"],
-                )
-                for item in rejections
-            ],
-        )
+        return SearchAnswer.from_json(document)
 
     def search(
         self,
@@ -386,15 +355,7 @@ class CaDBIO:
         with path.open("rb") as handle:
             content = handle.read()  # one body, replayed as is by every retry
         response = self.request("POST", endpoint, files={"file": (path.name, content)}, data=fields)
-        document = response.json()
-        return UploadResult(
-            created=document["created"],
-            file_id=document["file_id"],
-            sha256=document["sha256"],
-            datasets=[Dataset.from_json(item) for item in document["datasets"]],
-            superseded=list(document.get("superseded", [])),
-            notes=list(document.get("notes", [])),
-        )
+        return UploadResult.from_json(response.json())
 
     def set_quality(self, dataset_id: int, quality: int, reason: str) -> Dataset:
         """Change a dataset's CAL_QUAL (0 good, 5 bad), saying why (``uploader`` role)."""

@@ -1,4 +1,4 @@
-"""Typed results: a calibration dataset as the CalDB describes it."""
+"""Typed results: a calibration dataset as the CalDB describes it, and the answers holding them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Dataset", "Rejection", "SearchAnswer"]
+__all__ = ["Dataset", "Rejection", "SearchAnswer", "UploadResult"]
 
 
 @dataclass
@@ -85,6 +85,17 @@ class Rejection:
     reason: str
     detail: str
 
+    @classmethod
+    def from_json(cls, item: dict[str, Any]) -> Rejection:
+        """Build from an item of the server's ``explain`` list."""
+        return cls(
+            id=item["id"],
+            cal_file=item["cal_file"],
+            cal_xno=item["cal_xno"],
+            reason=item["reason"],
+            detail=item["detail"],
+        )
+
     @property
     def hdu(self) -> str:
         """``file[xno]``: how FITS tools name this HDU."""
@@ -112,3 +123,41 @@ class SearchAnswer:
     results: list[Dataset]
     answered_at: datetime | None = None
     explain: list[Rejection] | None = None
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> SearchAnswer:
+        """Build from the server's ``/search`` answer."""
+        answered_at = document.get("answered_at")
+        rejections = document.get("explain")
+        return cls(
+            nfound=document["nfound"],
+            results=[Dataset.from_json(item) for item in document["results"]],
+            answered_at=datetime.fromisoformat(answered_at) if answered_at else None,
+            explain=None
+            if rejections is None
+            else [Rejection.from_json(item) for item in rejections],
+        )
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    """What an upload did: ``created`` is False for an identical re-upload."""
+
+    created: bool
+    file_id: int
+    sha256: str
+    datasets: list[Dataset]
+    superseded: list[int]
+    notes: list[str]
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> UploadResult:
+        """Build from the server's answer to an upload."""
+        return cls(
+            created=document["created"],
+            file_id=document["file_id"],
+            sha256=document["sha256"],
+            datasets=[Dataset.from_json(item) for item in document["datasets"]],
+            superseded=list(document.get("superseded", [])),
+            notes=list(document.get("notes", [])),
+        )

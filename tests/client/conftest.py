@@ -19,6 +19,7 @@ from werkzeug.serving import make_server
 
 from caldb_server.devserver import closing_responses
 from caldbio import CaDBIO
+from tests.helpers import MXT_GAIN, calfile_bytes
 
 
 @dataclass
@@ -94,3 +95,20 @@ def make_client(
     yield make
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def env(
+    server: Server,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    clean_environment: None,
+    make_token: Callable[..., str],
+) -> Path:
+    """CALDB_URL of the test server, an uploader token, and two GAIN epochs uploaded."""
+    monkeypatch.setenv("CALDB_URL", server.url)
+    monkeypatch.setenv("CALDBIO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CALDB_TOKEN", make_token("uploader"))
+    for name, valid_from in [("gain_v1.fits", "2024-06-22"), ("gain_v2.fits", "2025-06-01")]:
+        (tmp_path / name).write_bytes(calfile_bytes(MXT_GAIN | {"CVSD0001": valid_from}))
+    return tmp_path

@@ -17,40 +17,11 @@ import caldb_server
 import caldbio as caldbio_package
 from caldb_server.web import extension
 from caldbio.cli import NOTHING_FOUND, _parser, main
+from tests.client.cli_run import caldbio
 from tests.helpers import MXT_GAIN, add_user, calfile_bytes
 
 PROGRAM = Path(sys.executable).parent / "caldbio"
 PASSWORD = "a long enough password"
-
-
-@pytest.fixture
-def env(server, tmp_path, monkeypatch, clean_environment, make_token):
-    """CALDB_URL of the test server, an uploader token, and two GAIN epochs uploaded."""
-    monkeypatch.setenv("CALDB_URL", server.url)
-    monkeypatch.setenv("CALDBIO_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("CALDB_TOKEN", make_token("uploader"))
-    for name, valid_from in [("gain_v1.fits", "2024-06-22"), ("gain_v2.fits", "2025-06-01")]:
-        (tmp_path / name).write_bytes(calfile_bytes(MXT_GAIN | {"CVSD0001": valid_from}))
-    return tmp_path
-
-
-def caldbio(capsys, *args, stdin=None, monkeypatch=None):
-    if stdin is not None:
-        monkeypatch.setattr(sys, "stdin", _Lines(stdin))
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-class _Lines:
-    def __init__(self, text):
-        self.lines = text.splitlines(keepends=True)
-
-    def isatty(self):
-        return False
-
-    def readline(self):
-        return self.lines.pop(0) if self.lines else ""
 
 
 def test_upload_search_get_and_json(env, capsys, tmp_path):
@@ -78,17 +49,6 @@ def test_upload_search_get_and_json(env, capsys, tmp_path):
     )
     assert (code, out) == (0, f"{tmp_path / 'here' / 'gain_v2.fits'}\n")
     assert (tmp_path / "here" / "gain_v2.fits").read_bytes() == (env / "gain_v2.fits").read_bytes()
-
-
-def test_upload_onboard_from_the_command_line(env, capsys):
-    name = "VT_EXPSEQ_20250101T000000_V01.yaml"
-    (env / name).write_text("blue: {exposures_s: [10, 20]}\nred: {exposures_s: [15]}\n")
-    code, out, _ = caldbio(capsys, "upload-onboard", env / name)
-    assert (code, out) == (0, f"{name}: indexed: VT/EXPSEQ[0]\n")
-    (env / "VT_EXPSEQ_20250101T000000_V02.yaml").write_text("blue: {exposures_s: [-1]}\n")
-    code, out, err = caldbio(capsys, "upload-onboard", env / "VT_EXPSEQ_20250101T000000_V02.yaml")
-    assert (code, out) == (3, "")
-    assert "schema" in err
 
 
 def test_quzcif_prints_path_and_extension_lines(env, capsys, server, tmp_path, monkeypatch):
@@ -288,55 +248,6 @@ def test_the_readme_search_line_runs_with_json_last(env, capsys):
     code, out, _ = caldbio(capsys, "info", "--json")
     assert code == 0
     assert json.loads(out)["url"] == os.environ["CALDB_URL"]
-
-
-@pytest.mark.parametrize(
-    ("command", "name", "message"),
-    [
-        ("upload", "VT_EXPSEQ_20250101T000000_V01.yaml", "'caldbio upload-onboard {path}'"),
-        ("upload", "VT_EXPSEQ_20250101T000000_V01.YML", "'caldbio upload-onboard {path}'"),
-        ("upload-onboard", "gain_v1.fits", "'caldbio upload {path}'"),
-        ("upload-onboard", "gain_v1.fits.gz", "'caldbio upload {path}'"),
-        ("upload", "missing.fits", "no such file: {path}"),
-        ("upload-onboard", "missing.yaml", "no such file: {path}"),
-        ("upload", "a-directory", "{path} is a directory"),
-        ("upload-onboard", "a-directory", "{path} is a directory"),
-    ],
-)
-def test_files_of_the_wrong_kind_or_missing_are_named_in_a_sentence(
-    env, capsys, server, command, name, message
-):
-    path = env / name
-    if name == "a-directory":
-        path.mkdir()
-    elif not name.startswith("missing"):
-        path.write_bytes(b"blue: {exposures_s: [10]}\n")
-    before = len(server.meter.paths)
-    code, out, err = caldbio(capsys, command, path)
-    assert (code, out) == (2, "")
-    assert err.startswith("caldbio: ")
-    assert len(err.splitlines()) == 1
-    assert message.format(path=path) in err
-    assert "Errno" not in err
-    assert "ignore_missing_simple" not in err
-    assert len(server.meter.paths) == before  # refused before anything was sent
-
-
-def test_a_bad_file_refuses_the_whole_upload(env, capsys, server):
-    code, _, err = caldbio(capsys, "upload", env / "gain_v1.fits", env / "missing.fits")
-    assert code == 2
-    assert "no such file" in err
-    assert not [p for p in server.meter.paths if p.endswith("/files")]
-
-
-def test_file_errors_of_other_commands_are_sentences(env, capsys):
-    caldbio(capsys, "upload", env / "gain_v1.fits")
-    (env / "a-file").write_text("")
-    code, out, err = caldbio(capsys, "get", "MXT", "GAIN", "-o", env / "a-file" / "here")
-    assert (code, out) == (1, "")
-    assert err.startswith("caldbio: ")
-    assert str(env / "a-file") in err
-    assert "Errno" not in err
 
 
 def test_version_is_the_distribution_version(capsys):
