@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import io
@@ -27,6 +28,7 @@ from werkzeug.test import TestResponse
 from caldb_server.catalogue.models import CalibrationFile, CatalogueIndex, Dataset
 from caldb_server.config import DEFAULT_REGISTRY
 from caldb_server.db import utcnow
+from caldb_server.heasarc.cif import CifRow, write_cif
 from caldb_server.heasarc.config_files import parse_caldb_config, read_alias_config
 from caldb_server.users.models import User
 from caldb_server.users.passwords import hash_password
@@ -150,6 +152,41 @@ def assert_problem(response: TestResponse, status: int) -> dict[str, Any]:
     assert body["detail"]
     assert "Traceback" not in response.get_data(as_text=True)
     return body
+
+
+SWIFT_XRT_GAIN_ROW = CifRow(
+    telescop="SWIFT",
+    instrume="XRT",
+    detnam="NONE",
+    filter="NONE",
+    cal_dev="ONLINE",
+    cal_dir="data/swift/xrt/bcf/gain",
+    cal_file="gain.fits",
+    cal_clas="BCF",
+    cal_dtyp="DATA",
+    cal_cnam="GAIN",
+    cal_cbd=("NONE",) * 9,
+    cal_xno=1,
+    cal_vsd="2020-01-01",
+    cal_vst="00:00:00",
+    ref_time=58849.0,
+    cal_qual=0,
+    cal_date="2020-01-02",
+    cal_desc="gain",
+)
+"""One row of a HEASARC index: a Swift XRT gain file valid from 2020-01-01."""
+
+
+def cif_row(**values: Any) -> CifRow:
+    """:data:`SWIFT_XRT_GAIN_ROW` with ``values`` replaced."""
+    return dataclasses.replace(SWIFT_XRT_GAIN_ROW, **values)
+
+
+def write_index(directory: Path, *rows: CifRow, caldbver: str = "20260101") -> Path:
+    """Write ``rows`` as ``directory``/caldb.indx (with our ``write_cif``)."""
+    path = directory / "caldb.indx"
+    write_cif(rows, path, caldbver=caldbver)
+    return path
 
 
 def import_index(app: Any, cif: Path, files_root: Path | None = None) -> Any:

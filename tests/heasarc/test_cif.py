@@ -10,28 +10,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from caldb_server.heasarc import CIF_COLUMNS, CifFormatError, CifRow, read_cif, write_cif
-from tests.helpers import assert_fitsverify_clean
+from tests.helpers import assert_fitsverify_clean, cif_row
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
 SWIFT_CIF = SHARED / "fixtures" / "heasarc" / "cif" / "swift_xrt_caldb.indx20160609"
 
-ROW = CifRow(
+ROW = cif_row(
     telescop="SVOM",
     instrume="MXT",
-    detnam="NONE",
-    filter="NONE",
-    cal_dev="ONLINE",
     cal_dir="data/svom/mxt/bcf/gain",
     cal_file="mxt_gain_20240101v001.fits",
-    cal_clas="BCF",
-    cal_dtyp="DATA",
-    cal_cnam="GAIN",
     cal_cbd=("ENERG(0.2-10)keV", *["NONE"] * 8),
-    cal_xno=1,
     cal_vsd="2024-01-01",
-    cal_vst="00:00:00",
     ref_time=60310.0,
-    cal_qual=0,
     cal_date="2024-06-30",
     cal_desc="MXT gain",
 )

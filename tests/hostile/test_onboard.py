@@ -13,7 +13,7 @@ import pytest
 
 from tests.helpers import bearer
 from tests.hostile.checks import assert_refused, snapshot
-from tests.server.uploads import BOUNDARY, multipart
+from tests.server.test_onboard import send
 
 GOOD_NAME = "MXT_EVTTHR_20250301T120000_V01.yaml"
 GOOD = b"event_threshold_adu: 20\nsplit_threshold_adu: 5\nupper_threshold_adu: 4000\n"
@@ -82,33 +82,24 @@ BAD_CONTENT = {
 }
 
 
-def _send(client, name: str, content: bytes, headers: dict[str, str]):
-    with client.post(
-        "/api/v1/onboard",
-        data=multipart([("file", name, content)]),
-        headers=headers,
-        content_type=f"multipart/form-data; boundary={BOUNDARY}",
-    ) as response:
-        response.get_data()
-    return response
+def assert_refused_and_nothing_stored(app, client, make_token, name: str, content: bytes):
+    """Uploading ``content`` as ``name`` gets a 422; the catalogue and tree are unchanged."""
+    before = snapshot(app)
+    response = send(client, name, content, bearer(make_token("uploader")))
+    assert_refused(response, 422)
+    assert snapshot(app) == before
 
 
 @pytest.mark.parametrize("name", BAD_NAMES.values(), ids=BAD_NAMES.keys())
 def test_a_hostile_onboard_name_is_refused(app, client, make_token: Callable[..., str], name):
-    before = snapshot(app)
-    response = _send(client, name, GOOD, bearer(make_token("uploader")))
-    assert_refused(response, 422)
-    assert snapshot(app) == before
+    assert_refused_and_nothing_stored(app, client, make_token, name, GOOD)
 
 
 @pytest.mark.parametrize("content", BAD_CONTENT.values(), ids=BAD_CONTENT.keys())
 def test_hostile_onboard_content_is_refused(app, client, make_token: Callable[..., str], content):
-    before = snapshot(app)
-    response = _send(client, GOOD_NAME, content, bearer(make_token("uploader")))
-    assert_refused(response, 422)
-    assert snapshot(app) == before
+    assert_refused_and_nothing_stored(app, client, make_token, GOOD_NAME, content)
 
 
 def test_the_good_file_of_the_corpus_is_accepted(client, make_token: Callable[..., str]):
     """The corpus changes one thing at a time in a file the server accepts."""
-    assert _send(client, GOOD_NAME, GOOD, bearer(make_token("uploader"))).status_code == 201
+    assert send(client, GOOD_NAME, GOOD, bearer(make_token("uploader"))).status_code == 201

@@ -12,6 +12,7 @@ with no connection that could be lost, so these tests do not apply to it.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -93,6 +94,17 @@ def fetch(http: requests.Session, base: str, request: Request) -> requests.Respo
     return response
 
 
+def upload(uploader: dict[str, str], name: str, content: bytes) -> Request:
+    """The upload of ``content`` as ``name``."""
+    return ("POST", "/api/v1/files", {"headers": uploader, "files": {"file": (name, content)}})
+
+
+def quality_change(uploader: dict[str, str], dataset_id: int, reason: str) -> Request:
+    """The change of a dataset's quality to 5, for ``reason``."""
+    body = {"cal_qual": 5, "reason": reason}
+    return ("PATCH", f"/api/v1/datasets/{dataset_id}", {"headers": uploader, "json": body})
+
+
 def assert_unavailable(response: requests.Response, what: str) -> None:
     """A 503 that tells the client to come back, and shows nothing of the server's insides."""
     assert response.status_code == 503, (what, response.status_code, response.text)
@@ -119,31 +131,20 @@ def catalogue(
     app, base = server
     add_user(extension(app).database, "bob", "bob-password-123", role="uploader")
     with requests.Session() as http:
-        response = fetch(
-            http,
-            base,
-            (
-                "POST",
-                "/api/v1/files",
-                {"headers": uploader, "files": {"file": ("a.fits", gain_file(1))}},
-            ),
-        )
+        response = fetch(http, base, upload(uploader, "a.fits", gain_file(1)))
     assert response.status_code == 201, response.text
     stored = response.json()
     file_id, dataset_id = stored["file_id"], stored["datasets"][0]["id"]
     admin = {"Authorization": f"Bearer {make_token('admin', subject='root')}"}
     onboard = b"event_threshold_adu: 40\nsplit_threshold_adu: 20\nupper_threshold_adu: 3000\n"
+    onboarded = {"headers": uploader, "files": {"file": (ONBOARD_NAME, onboard)}}
+    login = {"json": {"username": "bob", "password": "bob-password-123"}}
+    mxt, mxt_gain = {"instrument": "MXT"}, {"instrument": "MXT", "codename": "GAIN"}
     requests_needing_the_database: dict[str, tuple[Request, int]] = {
         # name: (request, status once the database is back)
         "GET /api/v1/health": (("GET", "/api/v1/health", {}), 200),
-        "GET /api/v1/search": (
-            ("GET", "/api/v1/search", {"params": {"instrument": "MXT", "codename": "GAIN"}}),
-            200,
-        ),
-        "GET /api/v1/datasets": (
-            ("GET", "/api/v1/datasets", {"params": {"instrument": "MXT"}}),
-            200,
-        ),
+        "GET /api/v1/search": (("GET", "/api/v1/search", {"params": mxt_gain}), 200),
+        "GET /api/v1/datasets": (("GET", "/api/v1/datasets", {"params": mxt}), 200),
         "GET /api/v1/datasets/<id>": (("GET", f"/api/v1/datasets/{dataset_id}", {}), 200),
         "GET /api/v1/files/<id>/content": (("GET", f"/api/v1/files/{file_id}/content", {}), 200),
         "GET /api/v1/instruments": (("GET", "/api/v1/instruments", {}), 200),
@@ -152,40 +153,12 @@ def catalogue(
             ("GET", "/caldb/data/svom/mxt/bcf/gain/a.fits", {}),
             200,
         ),
-        "POST /api/v1/auth/token": (
-            (
-                "POST",
-                "/api/v1/auth/token",
-                {"json": {"username": "bob", "password": "bob-password-123"}},
-            ),
-            200,
-        ),
+        "POST /api/v1/auth/token": (("POST", "/api/v1/auth/token", login), 200),
         "GET /api/v1/auth/whoami": (("GET", "/api/v1/auth/whoami", {"headers": uploader}), 200),
         "GET /api/v1/auth/tokens": (("GET", "/api/v1/auth/tokens", {"headers": admin}), 200),
-        "PATCH /api/v1/datasets/<id>": (
-            (
-                "PATCH",
-                f"/api/v1/datasets/{dataset_id}",
-                {"headers": uploader, "json": {"cal_qual": 5, "reason": "outage test"}},
-            ),
-            200,
-        ),
-        "POST /api/v1/files": (
-            (
-                "POST",
-                "/api/v1/files",
-                {"headers": uploader, "files": {"file": ("b.fits", gain_file(2))}},
-            ),
-            201,
-        ),
-        "POST /api/v1/onboard": (
-            (
-                "POST",
-                "/api/v1/onboard",
-                {"headers": uploader, "files": {"file": (ONBOARD_NAME, onboard)}},
-            ),
-            201,
-        ),
+        "PATCH /api/v1/datasets/<id>": (quality_change(uploader, dataset_id, "outage test"), 200),
+        "POST /api/v1/files": (upload(uploader, "b.fits", gain_file(2)), 201),
+        "POST /api/v1/onboard": (("POST", "/api/v1/onboard", onboarded), 201),
     }
     return {"file_id": file_id, "dataset_id": dataset_id, "requests": requests_needing_the_database}
 
@@ -209,6 +182,33 @@ def fsck_findings(app: Flask) -> tuple[bool, list[tuple[str, str]]]:
     with services.database.unit_of_work(write=False) as session:
         report = fsck(session, services.storage, services.registry)
     return report.consistent, [(f.kind, f.path) for f in report.findings]
+
+
+def lose_the_database_during(
+    http: requests.Session, base: str, proxy: TcpProxy, request: Request, statement: bytes
+) -> None:
+    """Lose the database at ``statement`` of ``request``: the client gets a 503; restore it.
+
+    ``statement`` is sent by the server to PostgreSQL, but for ``PG_COMMITTED``, PostgreSQL's
+    answer: the database is then lost once the COMMIT was carried out.
+    """
+    from_server = statement == PG_COMMITTED
+    proxy.cut_on(statement, from_server=from_server)
+    response = fetch(http, base, request)
+    assert proxy.tripped.is_set(), (
+        f"{statement!r} was never {'answered' if from_server else 'sent'}"
+    )
+    method, path, _ = request
+    assert_unavailable(response, f"{method} {re.sub(r'/[0-9]+$', '/<id>', path)}")
+    proxy.restore()
+
+
+def assert_changed_once(after: dict[str, Any], reason: str) -> None:
+    """The dataset's quality is 5, changed once from 0 for ``reason``."""
+    assert after["quality"] == 5
+    assert [(h["old_qual"], h["new_qual"], h["reason"]) for h in after["history"]] == [
+        (0, 5, reason)
+    ]
 
 
 def test_every_request_needing_the_database_answers_503_then_recovers(
@@ -269,21 +269,12 @@ def test_database_lost_in_the_middle_of_an_upload(
 ) -> None:
     app, base = server
     content = gain_file(3)
-    upload: Request = (
-        "POST",
-        "/api/v1/files",
-        {"headers": uploader, "files": {"file": ("lost.fits", content)}},
-    )
+    request = upload(uploader, "lost.fits", content)
     with requests.Session() as http:
         before = visible_state(http, base, root, catalogue["dataset_id"])
-        proxy.cut_on(statement)
-        response = fetch(http, base, upload)
-        assert proxy.tripped.is_set(), f"{statement!r} was never sent"
-        assert_unavailable(response, "POST /api/v1/files")
-        proxy.restore()
-
-        # Not visible anywhere: not listed, not served, not searchable.
+        lose_the_database_during(http, base, proxy, request, statement)
         after = visible_state(http, base, root, catalogue["dataset_id"])
+        # Not visible anywhere: not listed, not served, not searchable.
         assert after["datasets"] == before["datasets"]
         tree = fetch(http, base, ("GET", "/caldb/data/svom/mxt/bcf/gain/lost.fits", {}))
         assert tree.status_code == 404
@@ -300,7 +291,7 @@ def test_database_lost_in_the_middle_of_an_upload(
             assert findings == []
 
         # The client's retry stores it, byte for byte, and leaves nothing aside.
-        retried = fetch(http, base, upload)
+        retried = fetch(http, base, request)
         assert retried.status_code == 201, retried.text
         assert retried.json()["sha256"] == hashlib.sha256(content).hexdigest()
         served = fetch(
@@ -325,27 +316,16 @@ def test_database_lost_in_the_middle_of_a_quality_change(
 ) -> None:
     _app, base = server
     dataset_id = catalogue["dataset_id"]
-    change: Request = (
-        "PATCH",
-        f"/api/v1/datasets/{dataset_id}",
-        {"headers": uploader, "json": {"cal_qual": 5, "reason": "lost with the database"}},
-    )
+    change = quality_change(uploader, dataset_id, "lost with the database")
     with requests.Session() as http:
         before = visible_state(http, base, root, dataset_id)
-        proxy.cut_on(statement)
-        response = fetch(http, base, change)
-        assert proxy.tripped.is_set(), f"{statement!r} was never sent"
-        assert_unavailable(response, "PATCH /api/v1/datasets/<id>")
-        proxy.restore()
+        lose_the_database_during(http, base, proxy, change, statement)
         assert visible_state(http, base, root, dataset_id) == before  # quality and history
 
         retried = fetch(http, base, change)
         assert retried.status_code == 200, retried.text
         after = visible_state(http, base, root, dataset_id)
-    assert after["quality"] == 5
-    assert [(h["old_qual"], h["new_qual"], h["reason"]) for h in after["history"]] == [
-        (0, 5, "lost with the database")
-    ]
+    assert_changed_once(after, "lost with the database")
 
 
 def test_an_upload_committed_whose_answer_was_lost_is_kept_whole(
@@ -358,18 +338,9 @@ def test_an_upload_committed_whose_answer_was_lost_is_kept_whole(
     """The server cannot tell a lost COMMIT from a lost answer: it keeps the renamed file."""
     app, base = server
     content = gain_file(4)
-    upload: Request = (
-        "POST",
-        "/api/v1/files",
-        {"headers": uploader, "files": {"file": ("committed.fits", content)}},
-    )
+    request = upload(uploader, "committed.fits", content)
     with requests.Session() as http:
-        proxy.cut_on(PG_COMMITTED, from_server=True)
-        response = fetch(http, base, upload)
-        assert proxy.tripped.is_set(), "no COMMIT was answered"
-        assert_unavailable(response, "POST /api/v1/files")
-        proxy.restore()
-
+        lose_the_database_during(http, base, proxy, request, PG_COMMITTED)
         # It was committed: listed, served whole, and the tree agrees with the catalogue.
         listed = dict(visible_state(http, base, root, catalogue["dataset_id"])["datasets"])
         assert listed["committed.fits"] == hashlib.sha256(content).hexdigest()
@@ -379,7 +350,7 @@ def test_an_upload_committed_whose_answer_was_lost_is_kept_whole(
         assert fsck_findings(app) == (True, [])
 
         # The client's retry learns it is there.
-        retried = fetch(http, base, upload)
+        retried = fetch(http, base, request)
         assert retried.status_code == 200, retried.text
         assert retried.json()["created"] is False
     assert fsck_findings(app) == (True, [])
@@ -394,23 +365,12 @@ def test_a_quality_change_committed_whose_answer_was_lost_is_applied_once(
 ) -> None:
     _app, base = server
     dataset_id = catalogue["dataset_id"]
-    change: Request = (
-        "PATCH",
-        f"/api/v1/datasets/{dataset_id}",
-        {"headers": uploader, "json": {"cal_qual": 5, "reason": "answer lost"}},
-    )
+    change = quality_change(uploader, dataset_id, "answer lost")
     with requests.Session() as http:
-        proxy.cut_on(PG_COMMITTED, from_server=True)
-        response = fetch(http, base, change)
-        assert proxy.tripped.is_set(), "no COMMIT was answered"
-        assert_unavailable(response, "PATCH /api/v1/datasets/<id>")
-        proxy.restore()
+        lose_the_database_during(http, base, proxy, change, PG_COMMITTED)
         assert visible_state(http, base, root, dataset_id)["quality"] == 5
 
         retried = fetch(http, base, change)  # the client retries: a no-op now
         assert retried.status_code == 200, retried.text
         after = visible_state(http, base, root, dataset_id)
-    assert after["quality"] == 5
-    assert [(h["old_qual"], h["new_qual"], h["reason"]) for h in after["history"]] == [
-        (0, 5, "answer lost")
-    ]
+    assert_changed_once(after, "answer lost")

@@ -22,28 +22,9 @@ from caldb_server.cli import main
 from caldb_server.errors import ValidationFailed
 from caldb_server.heasarc.cif import CBD_WIDTH, CIF_COLUMNS, CifRow, read_cif
 from caldb_server.web import extension
-from tests.helpers import import_index, tree_files
+from tests.helpers import SWIFT_XRT_GAIN_ROW, import_index, tree_files
 
-ROW = CifRow(
-    telescop="SWIFT",
-    instrume="XRT",
-    detnam="NONE",
-    filter="NONE",
-    cal_dev="ONLINE",
-    cal_dir="data/swift/xrt/bcf/gain",
-    cal_file="gain.fits",
-    cal_clas="BCF",
-    cal_dtyp="DATA",
-    cal_cnam="GAIN",
-    cal_cbd=("NONE",) * 9,
-    cal_xno=1,
-    cal_vsd="2020-01-01",
-    cal_vst="00:00:00",
-    ref_time=58849.0,
-    cal_qual=0,
-    cal_date="2020-01-02",
-    cal_desc="gain",
-)
+ROW = SWIFT_XRT_GAIN_ROW
 
 
 def astropy_cif(path: Path, rows: list[CifRow], **raw: Any) -> Path:

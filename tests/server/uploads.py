@@ -24,6 +24,11 @@ def gain(**changes: Any) -> dict[str, Any]:
     return MXT_GAIN | changes
 
 
+def gain_datasets(count: int) -> bytes:
+    """A primary HDU and ``count`` GAIN datasets of distinct validity starts."""
+    return calfile_bytes(*(gain(CVSD0001=f"2024-06-{day:02d}") for day in range(1, count + 1)))
+
+
 def multipart(parts: list[Part]) -> bytes:
     chunks = []
     for field, filename, content in parts:
