@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 from harness import busy_share
 
-from caldb_server.demodata import EPOCH_2, generate
-from caldb_server.demodata.common import file_name
+from caldb_demodata import EPOCH_2, generate
+from caldb_demodata.common import file_name
 from pipeline_bricks.mxt import coordinates as co
 from pipeline_bricks.mxt import gti as gt
 from pipeline_bricks.mxt import screen as sc

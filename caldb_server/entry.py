@@ -6,7 +6,7 @@ install), instead of a ``ModuleNotFoundError``.
 
 from typing import Any
 
-from caldb_selection.extras import run_command
+from caldb_common.extras import run_command
 
 __all__ = ["main"]
 

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 from sqlalchemy.orm import Session
 
-from caldb_selection.text import CONTROL, CONTROL_RULE, control_characters, json_control_problems
+from caldb_common.text import CONTROL, CONTROL_RULE, control_characters, json_control_problems
 from caldb_server import db
 from caldb_server.auth.verification import TokenVerifier
 from caldb_server.config import Settings
@@ -119,7 +119,7 @@ def refuse_control_characters() -> None:
     client cannot make the server parse an upload's body. It covers the query string,
     the path parameters, form fields and the names of uploaded files: every endpoint gets
     it without asking. JSON bodies are checked by :func:`json_object`, which reads them.
-    See :mod:`caldb_selection.text` for which characters and why.
+    See :mod:`caldb_common.text` for which characters and why.
 
     Raises
     ------

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
-from caldb_selection.text import control_characters
+from caldb_common.text import control_characters
 
 __all__ = [
     "BUILTIN_SOURCE",

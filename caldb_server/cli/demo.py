@@ -10,9 +10,9 @@ from pathlib import Path
 
 import click
 
+from caldb_demodata import DEFAULT_SEED, generate
 from caldb_server.cli.catalogue import _ingest_one
 from caldb_server.cli.common import actor_option, exit_code_of, main, open_services, report_error
-from caldb_server.demodata import DEFAULT_SEED, generate
 from caldb_server.errors import CaldbError
 
 __all__ = ["demo_data"]

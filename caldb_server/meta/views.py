@@ -11,10 +11,10 @@ from flask import Blueprint
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from caldb_common.resources import schema_path
 from caldb_server import __version__
 from caldb_server.auth.access import public
 from caldb_server.headers import RETRY_AFTER_S
-from caldb_server.resources import schema_path
 from caldb_server.web import db_session
 
 __all__ = ["blueprint", "openapi_document"]

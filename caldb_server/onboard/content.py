@@ -21,8 +21,8 @@ from typing import Any
 import jsonschema
 import yaml
 
-from caldb_selection.text import CONTROL, MULTILINE_CONTROL, control_characters
-from caldb_server.resources import schema_path
+from caldb_common.resources import schema_path
+from caldb_common.text import CONTROL, MULTILINE_CONTROL, control_characters
 
 __all__ = ["MAX_DEPTH", "MAX_NODES", "OnboardContentError", "read_onboard_yaml", "schema_problems"]
 

@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from caldb_server.resources import schema_path
+from caldb_common.resources import schema_path
 
 __all__ = ["Instrument", "Mission", "Registry", "RegistryError", "load_registry"]
 

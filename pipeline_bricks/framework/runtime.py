@@ -14,9 +14,9 @@ from typing import Any
 
 import jsonschema
 
+from caldb_common.resources import schema_path
+from caldb_common.text import json_control_problems
 from caldb_selection import parse_as_of
-from caldb_selection.resources import schema_path
-from caldb_selection.text import json_control_problems
 from pipeline_bricks.framework.errors import BrickError
 
 __all__ = ["RuntimeData", "load_runtime_data"]

@@ -12,11 +12,11 @@ import pytest
 from click.testing import CliRunner
 from werkzeug.serving import make_server
 
+from caldb_demodata import generate
 from caldb_server import create_app
 from caldb_server.auth.tokens import issue_token
 from caldb_server.cli import main as caldb_server
 from caldb_server.db import make_engine, utcnow
-from caldb_server.demodata import generate
 from caldb_server.devserver import closing_responses
 from caldb_server.migrate import upgrade
 from caldb_server.web import extension

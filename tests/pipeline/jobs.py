@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 from astropy.io import fits
 
-from caldb_selection.resources import schema_path
+from caldb_common.resources import schema_path
 from pipeline_bricks.cli import main
 
 STATUS_SCHEMA = json.loads(schema_path("processing_status.schema.json").read_text())

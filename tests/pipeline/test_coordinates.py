@@ -11,7 +11,7 @@ from astropy.coordinates import SkyCoord
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from caldb_server.demodata import mxt_detector
+from caldb_demodata import mxt_detector
 from pipeline_bricks.mxt import coordinates as co
 from tests.pipeline.teldefs import (
     EPOCH1,

@@ -5,7 +5,16 @@ import json
 import subprocess
 import sys
 
-SERVER = ("caldb_server", "flask", "sqlalchemy", "alembic", "jwt", "argon2", "psycopg")
+SERVER = (
+    "caldb_server",
+    "caldb_demodata",
+    "flask",
+    "sqlalchemy",
+    "alembic",
+    "jwt",
+    "argon2",
+    "psycopg",
+)
 
 SCRIPT = """
 import json, sys
@@ -37,5 +46,5 @@ def test_running_a_brick_on_a_bad_runtime_data_loads_no_server_module(tmp_path):
     assert report["status"]["status"] == "FAILED"
     assert "is not of type 'object'" in report["status"]["messages"][-1]["text"]
     loaded = set(report["loaded"])
-    assert {"pipeline_bricks", "caldbio", "caldb_selection", "jsonschema"} <= loaded
+    assert {"pipeline_bricks", "caldbio", "caldb_selection", "caldb_common", "jsonschema"} <= loaded
     assert loaded.isdisjoint(SERVER), sorted(loaded & set(SERVER))

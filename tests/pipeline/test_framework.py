@@ -14,7 +14,7 @@ import pytest
 from astropy.io import fits
 from click.testing import CliRunner
 
-from caldb_selection.resources import schema_path
+from caldb_common.resources import schema_path
 from caldb_server.cli import main as caldb_server
 from pipeline_bricks.framework import Brick, BrickContext, NoData
 from pipeline_bricks.framework.runner import STATUS_FILE, run_brick

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from caldb_selection.resources import schema_path
+from caldb_common.resources import schema_path
 from pipeline_bricks.framework.runner import run_brick
 from pipeline_bricks.mxt.bricks.calibrate import exclude_bad_neighbours
 from pipeline_bricks.mxt.screen import bad_pixel_mask

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from caldb_server.demodata import mxt_detector
+from caldb_demodata import mxt_detector
 from pipeline_bricks.mxt import screen as sc
 
 N_FRAMES = 10_000  # 1000 s of 100 ms frames

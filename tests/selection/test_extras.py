@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from caldb_selection.extras import missing_third_party, run_command
+from caldb_common.extras import missing_third_party, run_command
 
 SETUP_CFG = Path(__file__).resolve().parents[2] / "setup.cfg"
 EXTRAS = (

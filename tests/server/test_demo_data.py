@@ -11,9 +11,9 @@ import yaml
 from astropy.io import fits
 from click.testing import CliRunner
 
+from caldb_demodata import DEFAULT_SEED, generate
+from caldb_demodata.mxt_optics import encircled_energy, psf_density
 from caldb_server.cli import main
-from caldb_server.demodata import DEFAULT_SEED, generate
-from caldb_server.demodata.mxt_optics import encircled_energy, psf_density
 from caldb_server.heasarc.cif import read_cif
 from caldb_server.ingest.headers import read_calibration_file
 from caldb_server.onboard.content import schema_problems

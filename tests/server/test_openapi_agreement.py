@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 from referencing import Registry, Resource
 
-from caldb_selection.text import NONBLANK_TEXT_PATTERN, TEXT_PATTERN
+from caldb_common.text import NONBLANK_TEXT_PATTERN, TEXT_PATTERN
 from caldb_server.meta.views import openapi_document
 from caldb_server.search import params
 from tests.helpers import MXT_GAIN, assert_problem, bearer, calfile_bytes, upload

@@ -39,8 +39,8 @@ from hypothesis.stateful import run_state_machine_as_test
 from schemathesis import Case, CheckContext, Response
 from schemathesis.openapi.checks import RejectedPositiveData
 
+from caldb_common.resources import schema_path
 from caldb_server.db import Base
-from caldb_server.resources import schema_path
 from caldb_server.web import extension
 from tests.helpers import MXT_GAIN, bearer, calfile_bytes, upload
 from tests.server.test_onboard import EVTTHR, send

@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from hypothesis import given
 from hypothesis import strategies as st
 
-from caldb_selection.text import (
+from caldb_common.text import (
     CONTROL,
     NONBLANK_TEXT_PATTERN,
     TEXT_PATTERN,

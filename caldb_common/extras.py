@@ -6,7 +6,7 @@ and the pipeline bricks need the third-party packages of their extra (``server``
 third-party module into one ``error:`` line naming the extra, and exit code 2. A missing
 module of this project or of the standard library is a bug, and is raised as such.
 
-It lives here, in the pure package of the base install, so that the server's and the
+It lives in the neutral package of the base install (``caldb_common``) so that the server's and the
 bricks' entry points share it without importing each other.
 """
 

@@ -3,8 +3,12 @@
 Generated, self-consistent, OGIP-keyworded calibration files for MXT, ECL and VT plus
 onboard YAML uploads: coherent "test" content, not real measurements. The formats, the
 keywords the pipeline bricks read and the formulas are in ``docs/calibration_formats.md``.
-The same seed gives byte-identical files; the simulator and tests import the science
+The same seed gives byte-identical files; tests and benchmarks import the science
 functions of :mod:`.mxt_detector`, :mod:`.mxt_optics`, :mod:`.ecl` and :mod:`.vt`.
+
+It is its own package because it describes the instruments: the server only ingests what
+it produces (``caldb-server demo-data`` calls :func:`generate`), and it imports nothing of
+the server, the client or the bricks.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ from pathlib import Path
 
 from astropy.io import fits
 
-from caldb_server.demodata import ecl, mxt_detector, mxt_optics, onboard, vt
-from caldb_server.demodata.common import EPOCH_1, EPOCH_2, file_name, write_fits
+from caldb_demodata import ecl, mxt_detector, mxt_optics, onboard, vt
+from caldb_demodata.common import EPOCH_1, EPOCH_2, file_name, write_fits
 
 __all__ = ["DEFAULT_SEED", "EPOCH_1", "EPOCH_2", "generate", "planned_files"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from caldb_server.demodata import ecl, mxt_detector
-from caldb_server.demodata.common import write_yaml
+from caldb_demodata import ecl, mxt_detector
+from caldb_demodata.common import write_yaml
 
 __all__ = ["onboard_documents", "write_onboard"]
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import numpy as np
 from astropy.io import fits
 
-from caldb_server.demodata.common import (
+from caldb_demodata.common import (
     CalibrationId,
     calibration_header,
     primary_hdu,
     product_rng,
 )
-from caldb_server.demodata.ogip import ebounds_hdu, matrix_hdu
+from caldb_demodata.ogip import ebounds_hdu, matrix_hdu
 
 __all__ = [
     "NOMINAL_GAIN",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from astropy.io import fits
 
-from caldb_server.demodata.common import (
+from caldb_demodata.common import (
     CalibrationId,
     calibration_header,
     primary_hdu,

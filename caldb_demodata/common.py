@@ -104,7 +104,7 @@ def _base_cards(header: fits.Header, instrument: str, valid_from: str, seed: int
     header["TELESCOP"] = (TELESCOP, "mission")
     header["INSTRUME"] = (instrument, "instrument")
     header["ORIGIN"] = ("SVOM CalDB", "organisation that made the file")
-    header["CREATOR"] = ("caldb_server.demodata", "program that made the file")
+    header["CREATOR"] = ("caldb_demodata", "program that made the file")
     header["DATE"] = (f"{valid_from}T00:00:00", "file creation date (demonstration: CVSD)")
     header["DEMOSEED"] = (seed, "seed of the demonstration calibration set")
 

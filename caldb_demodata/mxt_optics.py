@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
-from caldb_server.demodata.common import CalibrationId, calibration_header, erf, primary_hdu
-from caldb_server.demodata.mxt_detector import pixel_scale_arcsec
-from caldb_server.demodata.ogip import FWHM_PER_SIGMA, arf_hdu, ebounds_hdu, matrix_hdu
+from caldb_demodata.common import CalibrationId, calibration_header, erf, primary_hdu
+from caldb_demodata.mxt_detector import pixel_scale_arcsec
+from caldb_demodata.ogip import FWHM_PER_SIGMA, arf_hdu, ebounds_hdu, matrix_hdu
 
 __all__ = [
     "PSF_MODEL",

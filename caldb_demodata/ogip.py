@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 from astropy.io import fits
 
-from caldb_server.demodata.common import CalibrationId, calibration_header, gaussian_bin_fractions
+from caldb_demodata.common import CalibrationId, calibration_header, gaussian_bin_fractions
 
 __all__ = ["LO_THRES", "arf_hdu", "ebounds_hdu", "matrix_hdu", "redistribution_rows"]
 

@@ -14,7 +14,7 @@ import math
 import numpy as np
 from astropy.io import fits
 
-from caldb_server.demodata.common import (
+from caldb_demodata.common import (
     CalibrationId,
     calibration_header,
     primary_hdu,

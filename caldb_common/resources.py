@@ -4,9 +4,8 @@ They sit at the repository root (one source of truth for the server, the client,
 pipeline bricks and the documentation). An editable install finds them there; a regular
 install finds the copies that ``setup.cfg`` installs under ``<prefix>/share/svom-caldb``.
 
-It lives here, in the pure package of the base install, so that the bricks (a client of
-the CalDB) read their schemas without importing the server; ``caldb_server.resources``
-re-exports it.
+It lives in the neutral package of the base install so that the server, the client and
+the bricks (a client of the CalDB) read the same schemas without importing one another.
 """
 
 from __future__ import annotations
