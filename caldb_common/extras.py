@@ -17,6 +17,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from caldb_common.console import report_failure
+
 __all__ = ["OWN_PACKAGES", "missing_third_party", "run_command"]
 
 OWN_PACKAGES = frozenset({"caldb_server", "caldb_selection", "caldbio", "pipeline_bricks"})
@@ -46,9 +48,10 @@ def run_command(target: str, command: str, extra: str) -> Any:
         missing = missing_third_party(error)
         if missing is None:
             raise
-        print(
-            f"error: {command} needs the {extra} extra ({missing} is not installed): "
-            f"pip install 'svom-caldb[{extra}]'",
-            file=sys.stderr,
+        sys.exit(
+            report_failure(
+                f"{command} needs the {extra} extra ({missing} is not installed): "
+                f"pip install 'svom-caldb[{extra}]'",
+                EXIT_MISSING_EXTRA,
+            )
         )
-        sys.exit(EXIT_MISSING_EXTRA)
