@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
+from caldb_common.api import API_PREFIX
 from caldb_server import headers, web
 from caldb_server.auth.access import check_access_rules
 from caldb_server.auth.verification import build_verifier
@@ -35,9 +37,8 @@ from caldb_server.search.views import blueprint as search_blueprint
 from caldb_server.storage import Storage
 from caldb_server.users.views import blueprint as users_blueprint
 
-__all__ = ["API_PREFIX", "create_app"]
+__all__ = ["create_app"]
 
-API_PREFIX = "/api/v1"
 API_BLUEPRINTS = (
     search_blueprint,
     datasets_blueprint,
@@ -68,6 +69,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
         JSON_SORT_KEYS=False,
     )
+    app.json = DefaultJSONProvider(app)
     app.json.sort_keys = False  # keep the CIF column order in dataset documents
     # Werkzeug would answer '//' in a path with a redirect, which CFITSIO does not follow.
     app.url_map.merge_slashes = False

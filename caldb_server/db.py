@@ -80,11 +80,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def upsert_statement(session: Session, table: Table) -> Any:
-    """``INSERT`` for ``table`` with ``on_conflict_do_update/nothing`` (both backends have it).
+def upsert_statement(session: Session, model: type[Base]) -> Any:
+    """``INSERT`` for ``model``'s table with ``on_conflict_do_update/nothing`` (both backends).
 
     One atomic statement instead of read-then-write, which concurrent requests would race.
     """
+    table = model.__table__
+    assert isinstance(table, Table)  # every model maps one plain table
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 

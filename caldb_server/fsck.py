@@ -23,10 +23,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from caldb_common.atomic import TEMPORARY_PREFIX
+from caldb_common.digest import sha256_of
 from caldb_server.catalogue.models import CalibrationFile, CatalogueIndex, Release
 from caldb_server.heasarc.tree import CIF_NAME, release_path
 from caldb_server.registry import Registry
-from caldb_server.storage import TEMPORARY_PREFIX, Storage, sha256_of
+from caldb_server.storage import Storage
 
 __all__ = ["Finding", "FsckReport", "fsck"]
 
@@ -81,6 +83,7 @@ def _verify_catalogue(session: Session, storage: Storage, report: FsckReport) ->
         report.files_checked += 1
         path = storage.path_of(stored.cal_dir, stored.cal_file)
         relative = f"{stored.cal_dir}/{stored.cal_file}"
+        assert stored.sha256 is not None  # the query selects held files only
         if finding := _verify(path, relative, stored.size_bytes, stored.sha256):
             report.findings.append(finding)
     for release in session.scalars(select(Release)):

@@ -32,16 +32,16 @@ import hashlib
 import logging
 import os
 import re
-import tempfile
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from sqlalchemy.orm import Session
 
+from caldb_common.atomic import atomic_writer, fsync_path
 from caldb_server.writer_locks import (
     PART_NAME,
     Writer,
@@ -52,21 +52,28 @@ from caldb_server.writer_locks import (
 )
 
 __all__ = [
-    "TEMPORARY_PREFIX",
     "IncomingFile",
+    "Readable",
     "StagedFile",
     "Storage",
     "UnsafePathError",
     "atomic_file",
     "check_file_name",
     "check_relative_dir",
-    "fsync_directory",
-    "sha256_of",
     "stage",
     "take_staged",
 ]
 
 log = logging.getLogger(__name__)
+
+
+class Readable(Protocol):
+    """What an upload is read from: a request's file part, a decompressing reader..."""
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to ``size`` bytes; empty at the end."""
+        ...
+
 
 _STAGED_KEY = "caldb.staged_files"
 _CHUNK = 1024 * 1024
@@ -97,40 +104,20 @@ def check_relative_dir(path: str) -> str:
     return path
 
 
-TEMPORARY_PREFIX = ".tmp-"  # files being written in place; fsck knows them
-
-
 @contextlib.contextmanager
 def atomic_file(path: Path) -> Iterator[BinaryIO]:
-    """Write a file completely next to ``path``, then rename it over ``path`` (durably).
+    """Write a file of the tree completely next to ``path``, then rename it over ``path``.
 
-    Readers see the old file or the new one, never a partial one. The permissions of a
-    replaced file are kept (a new one is 0644, readable by a web server serving the tree).
+    Readers see the old file or the new one, never a partial one; the rename is durable
+    (:func:`caldb_common.atomic.atomic_writer`; its temporary files, named with
+    :data:`caldb_common.atomic.TEMPORARY_PREFIX`, are what fsck reports after a crash). The
+    permissions of a replaced file are kept (a new one is 0644, readable by a web server
+    serving the tree).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
-    descriptor, name = tempfile.mkstemp(prefix=f"{TEMPORARY_PREFIX}{path.name}.", dir=path.parent)
-    temporary = Path(name)
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        temporary.chmod(mode)
-        temporary.replace(path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    fsync_directory(path.parent)
-
-
-def fsync_directory(path: Path) -> None:
-    """Make a rename in ``path`` durable."""
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    with atomic_writer(path, mode=mode) as stream:
+        yield stream
 
 
 @dataclass
@@ -174,7 +161,7 @@ class StagedFile:
         """Rename the file into the tree (atomic, durable)."""
         self.destination.parent.mkdir(parents=True, exist_ok=True)
         self.incoming.path.replace(self.destination)
-        fsync_directory(self.destination.parent)
+        fsync_path(self.destination.parent)
         self.published = True
         self.incoming.release()
 
@@ -223,7 +210,7 @@ class Storage:
             raise UnsafePathError(f"{cal_dir}/{cal_file} leaves the CALDB tree")
         return path
 
-    def write_incoming(self, stream: BinaryIO, name: str) -> IncomingFile:
+    def write_incoming(self, stream: Readable, name: str) -> IncomingFile:
         """Copy ``stream`` into ``.incoming`` while hashing it; the caller stages or discards it.
 
         The name is only recorded here; callers validate it with :func:`check_file_name`.
@@ -303,7 +290,7 @@ class Storage:
         return False
 
     @contextlib.contextmanager
-    def receive(self, stream: BinaryIO, name: str) -> Iterator[IncomingFile]:
+    def receive(self, stream: Readable, name: str) -> Iterator[IncomingFile]:
         """:meth:`write_incoming`, deleting the file on exit unless it was staged."""
         incoming = self.write_incoming(stream, name)
         try:
@@ -312,12 +299,3 @@ class Storage:
             # A staged file is renamed by the commit or deleted by the rollback.
             if not incoming.staged:
                 incoming.discard()
-
-
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()

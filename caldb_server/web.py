@@ -16,6 +16,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 from sqlalchemy.orm import Session
 
+from caldb_common.api import API_PREFIX
 from caldb_common.text import CONTROL, CONTROL_RULE, control_characters, json_control_problems
 from caldb_server import db
 from caldb_server.auth.verification import TokenVerifier
@@ -31,6 +32,7 @@ __all__ = [
     "extension",
     "init_app",
     "json_object",
+    "parse_bounded_integer",
     "parse_flag",
     "refuse_control_characters",
     "request_time",
@@ -169,6 +171,26 @@ def parse_flag(text: str) -> bool:
     return flag == "true"
 
 
+def parse_bounded_integer(text: str, low: int, high: int) -> int:
+    """A whole-number request value from ``low`` to ``high`` (``low`` >= 0), in decimal digits.
+
+    Only ASCII digits: ``int()`` would also take a sign, blanks, underscores and other
+    scripts' digits, which no client means to send. The length is checked before ``int()``,
+    which refuses (with its own message) a string of more than 4 300 digits.
+
+    Raises
+    ------
+    ValueError
+        Saying the range, for anything else.
+    """
+    digits = text.lstrip("0") or "0"
+    if text.isascii() and text.isdigit() and len(digits) <= len(str(high)):
+        value = int(digits)
+        if low <= value <= high:
+            return value
+    raise ValueError(f"must be an integer from {low} to {high}")
+
+
 def api_root() -> str:
     """Base of the API URLs put in answers: ``CALDB_PUBLIC_URL``, else what the client asked.
 
@@ -176,7 +198,7 @@ def api_root() -> str:
     depend on the request's ``Host`` header.
     """
     base = extension().settings.public_url or request.url_root.rstrip("/")
-    return f"{base}/api/v1/"
+    return f"{base}{API_PREFIX}/"
 
 
 def request_time() -> datetime:

@@ -40,11 +40,17 @@ __all__ = [
 V = TypeVar("V", bound=Callable[..., object])
 PUBLIC, READ, AUTHENTICATED = "public", "read", "authenticated"
 _URL_TOKEN_PARAMETERS = ("access_token", "token", "jwt")
+_RULE = "access_rule"  # the view function's attribute holding its rule
 
 
 def _mark(view: V, rule: str) -> V:
-    view.access_rule = rule  # type: ignore[attr-defined]
+    setattr(view, _RULE, rule)
     return view
+
+
+def _rule_of(endpoint: str) -> str:
+    rule: str = getattr(current_app.view_functions[endpoint], _RULE)
+    return rule
 
 
 def public(view: V) -> V:
@@ -82,7 +88,7 @@ def _needed(rule: str) -> tuple[bool, str | None]:
 
 def needs_token(endpoint: str) -> bool:
     """Whether answers of ``endpoint`` depend on the caller's token (caches must vary on it)."""
-    return _needed(current_app.view_functions[endpoint].access_rule)[0]
+    return _needed(_rule_of(endpoint))[0]
 
 
 def _bearer_token() -> str:
@@ -121,7 +127,7 @@ def enforce_access() -> None:
         raise Unauthorized("tokens in the URL are refused; send an Authorization: Bearer header")
     if request.endpoint is None:
         return  # no such route: the 404 or 405 follows
-    rule = current_app.view_functions[request.endpoint].access_rule
+    rule = _rule_of(request.endpoint)
     needs_token, role = _needed(rule)
     if not needs_token:
         return
@@ -144,9 +150,7 @@ def check_access_rules(app: Flask) -> None:
     RuntimeError
         Naming the endpoints without one.
     """
-    unmarked = sorted(
-        name for name, view in app.view_functions.items() if not hasattr(view, "access_rule")
-    )
+    unmarked = sorted(name for name, view in app.view_functions.items() if not hasattr(view, _RULE))
     if unmarked:
         raise RuntimeError(f"endpoints without an access rule: {', '.join(unmarked)}")
     app.before_request(enforce_access)

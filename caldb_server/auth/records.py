@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from caldb_server.auth.models import JTI_LENGTH, TokenRecord
@@ -49,8 +49,7 @@ def valid_token_id(jti: str) -> bool:
 
 def revoke(session: Session, jti: str, *, actor: str, now: datetime) -> TokenRecord:
     """Revoke the token ``jti``, ours or the identity provider's; revoking twice is harmless."""
-    table = TokenRecord.__table__
-    session.execute(upsert_statement(session, table).values(jti=jti).on_conflict_do_nothing())
+    session.execute(upsert_statement(session, TokenRecord).values(jti=jti).on_conflict_do_nothing())
     session.execute(
         update(TokenRecord)
         .where(TokenRecord.jti == jti, TokenRecord.revoked_at.is_(None))
@@ -72,6 +71,7 @@ def revoke_subject(session: Session, subject: str, *, actor: str, now: datetime)
         )
         .values(revoked_at=now, revoked_by=actor)
     )
+    assert isinstance(result, CursorResult)  # an UPDATE's result counts its rows
     return result.rowcount
 
 

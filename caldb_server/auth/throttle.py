@@ -50,7 +50,7 @@ def count_attempt(
     session.execute(delete(LoginThrottle).where(LoginThrottle.window_start <= now - window))
     wait: float | None = None
     for throttle in keys:
-        insert = upsert_statement(session, _TABLE).values(
+        insert = upsert_statement(session, LoginThrottle).values(
             key=throttle.key, attempts=1, window_start=now
         )
         window_over = _TABLE.c.window_start <= now - window

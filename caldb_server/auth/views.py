@@ -41,7 +41,7 @@ def _credentials() -> tuple[str, str]:
         errors.append(
             {"field": "password", "reason": f"is required: 1 to {MAX_PASSWORD} characters"}
         )
-    if errors:
+    if errors or not isinstance(username, str) or not isinstance(password, str):
         raise ValidationFailed("send a user name and a password", errors=errors)
     return username, password
 

@@ -22,15 +22,38 @@ __all__ = ["DatasetKey", "find_duplicates", "same_slot"]
 
 
 class DatasetKey(Protocol):
-    """The fields that decide whether two datasets compete for the same requests."""
+    """The fields that decide whether two datasets compete for the same requests.
 
-    telescop: str
-    instrume: str
-    cal_cnam: str
-    detnam: str
-    filter: str
-    ref_time: float
-    cal_cbd: Sequence[str]
+    Read-only members, so that the frozen ``HduDataset`` and catalogue rows both qualify.
+    """
+
+    @property
+    def telescop(self) -> str:
+        """TELESCOP: the mission."""
+
+    @property
+    def instrume(self) -> str:
+        """INSTRUME: the instrument."""
+
+    @property
+    def cal_cnam(self) -> str:
+        """CAL_CNAM: the codename."""
+
+    @property
+    def detnam(self) -> str:
+        """DETNAM: the detector, or NONE."""
+
+    @property
+    def filter(self) -> str:
+        """FILTER: the filter, or NONE."""
+
+    @property
+    def ref_time(self) -> float:
+        """REF_TIME: the validity start (MJD, UTC)."""
+
+    @property
+    def cal_cbd(self) -> Sequence[str]:
+        """CAL_CBD: the boundary strings."""
 
 
 def same_slot(first: DatasetKey, second: DatasetKey) -> bool:

@@ -33,7 +33,7 @@ def _read_password() -> str:
 @actor_option
 @handles_errors
 def create_user_command(name: str, role: str, actor: str) -> None:
-    """Create a user of the built-in token issuer (password from a prompt or stdin)."""
+    """Create the user NAME of the built-in token issuer (password from a prompt or stdin)."""
     password = _read_password()
     with open_services() as (_app, services), services.database.unit_of_work() as session:
         create_user(session, name, role, password, actor=actor, now=utcnow())
@@ -41,7 +41,14 @@ def create_user_command(name: str, role: str, actor: str) -> None:
 
 
 @main.command("create-token")
-@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLES))
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice(ROLES),
+    help="What the token allows (repeatable).",
+)
 @click.option(
     "--sub", "subject", default=None, help="Who the token is for (default: the current user)."
 )
@@ -80,7 +87,7 @@ def create_token(roles: tuple[str, ...], subject: str | None, days: int | None, 
 @actor_option
 @handles_errors
 def revoke_token(jti: str, actor: str) -> None:
-    """Revoke a token by its id (jti); every server refuses it from its next request.
+    """Revoke the token whose id is JTI; every server refuses it from its next request.
 
     A jti this CalDB never issued is recorded as revoked too (the identity provider's tokens
     are revoked that way), and the answer says so: a mistyped jti must not pass for done.

@@ -59,8 +59,14 @@ def _warn_if_readable_by_others(path: Path | None) -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=5000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on.",
+)
 def serve(host: str, port: int) -> None:
     """Run the development server (production: gunicorn 'caldb_server:create_app()')."""
     with open_services() as (app, _):
@@ -74,7 +80,7 @@ def serve(host: str, port: int) -> None:
 @click.option("--supersede", is_flag=True, help="Replace duplicated good datasets (CAL_QUAL := 5).")
 @actor_option
 def ingest(files: tuple[Path, ...], supersede: bool, actor: str) -> None:
-    """Index calibration FITS files (and onboard .yaml files) into the CalDB, each on its own.
+    """Index calibration FITS FILES (and onboard .yaml files) into the CalDB, each on its own.
 
     A refused file does not stop the others; the exit code is that of the first refusal.
     """
@@ -132,7 +138,7 @@ def _ingest_one(services: Caldb, path: Path, *, supersede: bool, actor: str) -> 
 @actor_option
 @handles_errors
 def import_cif_command(cif: Path, files_root: Path | None, actor: str) -> None:
-    """Import an existing HEASARC index (any mission); files are optional.
+    """Import the existing HEASARC index CIF (any mission); its files are optional.
 
     Values are read as HEASoft reads them; those only HEASoft's reading accepts are listed
     as notes. A refused index imports nothing and every row that cannot be imported is

@@ -23,6 +23,7 @@ import click
 from flask import Flask
 from sqlalchemy.exc import OperationalError
 
+from caldb_common.console import exit_code_for, report_failure
 from caldb_server import create_app, migrate
 from caldb_server.config import ConfigError, MissingSecret, load_settings
 from caldb_server.db import create_sqlite_file, sqlite_path
@@ -61,7 +62,7 @@ actor_option = click.option(
 
 def report_error(error: CaldbError) -> None:
     """Print a CalDB error and each of its findings on stderr."""
-    click.echo(f"error: {error.detail}", err=True)
+    report_failure(error.detail, exit_code_of(error))
     for item in error.errors:
         where = ", ".join(f"{k}={v}" for k, v in item.items() if k != "reason")
         click.echo(f"  - {where + ': ' if where else ''}{item['reason']}", err=True)
@@ -69,15 +70,16 @@ def report_error(error: CaldbError) -> None:
 
 def exit_code_of(error: CaldbError) -> int:
     """The process exit code for a kind of error."""
-    return next((code for kind, code in EXIT_CODES.items() if isinstance(error, kind)), 1)
+    return exit_code_for(error, EXIT_CODES)
 
 
 def _refuse_uninitialised() -> NoReturn:
-    click.echo(
-        "error: the database is not initialised or not up to date; run 'caldb-server init'",
-        err=True,
+    sys.exit(
+        report_failure(
+            "the database is not initialised or not up to date; run 'caldb-server init'",
+            EXIT_NOT_INITIALISED,
+        )
     )
-    sys.exit(EXIT_NOT_INITIALISED)
 
 
 @contextmanager
@@ -135,17 +137,14 @@ class _Commands(click.Group):
         try:
             return super().invoke(ctx)
         except MissingSecret as error:
-            click.echo(f"error: {error}", err=True)
-            sys.exit(EXIT_NOT_INITIALISED)
+            sys.exit(report_failure(error, EXIT_NOT_INITIALISED))
         except (ConfigError, RegistryError) as error:
-            click.echo(f"error: {_first_line(error)}", err=True)
-            sys.exit(EXIT_CONFIGURATION)
+            sys.exit(report_failure(_first_line(error), EXIT_CONFIGURATION))
         except OperationalError as error:
             where = ctx.meta.get(_DATABASE_KEY)
             database = f"the database {where}" if where else "the database"
             reason = _first_line(error.orig if error.orig is not None else error)
-            click.echo(f"error: {database} is unavailable: {reason}", err=True)
-            sys.exit(EXIT_UNAVAILABLE)
+            sys.exit(report_failure(f"{database} is unavailable: {reason}", EXIT_UNAVAILABLE))
         except CaldbError as error:
             report_error(error)
             sys.exit(exit_code_of(error))

@@ -13,7 +13,7 @@ from caldb_server.catalogue.serialize import dataset_json, dataset_values
 from caldb_server.datasets.service import get_dataset, list_datasets, set_quality
 from caldb_server.errors import NotFound, ValidationFailed
 from caldb_server.search.params import name_pattern
-from caldb_server.web import api_root, db_session, json_object
+from caldb_server.web import api_root, db_session, json_object, parse_bounded_integer
 
 __all__ = ["blueprint"]
 
@@ -63,7 +63,7 @@ def _quality_change() -> tuple[int, str]:
         errors.append(
             {"field": "reason", "reason": f"is required: 1 to {MAX_REASON} characters, not blank"}
         )
-    if errors:
+    if errors or quality is None or not isinstance(reason, str):
         raise ValidationFailed("the quality change is not valid", errors=errors)
     return quality, reason.strip()
 
@@ -106,12 +106,6 @@ MAX_PAGE = 5000
 _LIST_PARAMETERS = frozenset({"mission", "instrument", "codename", "after", "limit"})
 
 
-def _bounded_int(text: str, low: int, high: int) -> int:
-    if not text.isascii() or not text.isdigit() or not low <= int(text) <= high:
-        raise ValueError(f"must be an integer from {low} to {high}")
-    return int(text)
-
-
 def _listing_params() -> dict[str, Any]:
     args = request.args
     errors = [
@@ -143,7 +137,7 @@ def _listing_params() -> dict[str, Any]:
     numbers = {}
     for field, (default, low, high) in bounds.items():
         try:
-            numbers[field] = _bounded_int(args.get(field, default), low, high)
+            numbers[field] = parse_bounded_integer(args.get(field, default), low, high)
         except ValueError as error:
             errors.append({"field": field, "reason": str(error)})
     if errors:

@@ -24,7 +24,8 @@ blueprint = Blueprint("files", __name__)
 
 def send_calibration_file(stored: CalibrationFile) -> Response:
     """Stream a stored file with its sha256 as ETag and ``Repr-Digest`` (RFC 9530)."""
-    if not stored.held:
+    sha256 = stored.sha256
+    if sha256 is None:  # not held
         raise NotFound(
             f"{stored.cal_dir}/{stored.cal_file} is indexed but its bytes are not held "
             "by this CalDB (imported index)"
@@ -41,12 +42,12 @@ def send_calibration_file(stored: CalibrationFile) -> Response:
         mimetype="application/octet-stream",
         as_attachment=True,
         download_name=stored.cal_file,
-        etag=stored.sha256,
+        etag=sha256,
         conditional=True,
         max_age=3600,
     )
-    response.headers["Repr-Digest"] = f"sha-256=:{_base64(stored.sha256)}:"
-    response.headers["X-Checksum-Sha256"] = stored.sha256
+    response.headers["Repr-Digest"] = f"sha-256=:{_base64(sha256)}:"
+    response.headers["X-Checksum-Sha256"] = sha256
     return response
 
 

@@ -85,7 +85,7 @@ def cif_rows(session: Session, index_dir: str) -> Iterator[CifRow]:
         .order_by(Dataset.id)
     )  # no server-side cursor: write_cif holds every row anyway, and reads autocommit
     for values in session.execute(statement):
-        yield CifRow(*values)
+        yield CifRow(*tuple(values))
 
 
 def _index(session: Session, index_dir: str) -> CatalogueIndex:

@@ -123,7 +123,7 @@ def _string(rest: str) -> tuple[str, Value, str, str, list[str]]:
 
 
 def _number(rest: str) -> tuple[str, Value, str, str, list[str]]:
-    token = re.match(r"[^ /]*", rest).group()  # type: ignore[union-attr] - always matches
+    token = re.split(r"[ /]", rest, maxsplit=1)[0]  # up to a blank or the comment
     tail = rest[len(token) :]
     if any(letter in token for letter in "de"):
         return "null", None, "", tail, [f"lower-case exponent in {token!r} (use E or D)"]

@@ -27,8 +27,9 @@ import struct
 import uuid
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 __all__ = [
     "LZMA_MEMORY",
@@ -45,7 +46,13 @@ _CHUNK = 1024 * 1024
 LZMA_MEMORY = 128 * _CHUNK
 # Compressed files astropy opens transparently, by their magic (astropy.io.fits.file);
 # xz is read by _XzReader, to limit its decoder's memory.
-_DECOMPRESSORS = {b"\x1f\x8b": gzip.open, b"BZ": bz2.open}
+# Both classes open a path for binary reading by default (what gzip.open and bz2.open do).
+_DECOMPRESSORS: dict[bytes, Callable[[Path], io.BufferedIOBase]] = {
+    b"\x1f\x8b": gzip.GzipFile,
+    b"BZ": bz2.BZ2File,
+}
+# A decompressed stream: zipfile's members are IO[bytes], the decompressors BufferedIOBase.
+_Stream = IO[bytes] | io.BufferedIOBase
 _XZ_MAGIC = b"\xfd7zXZ\x00"
 _ZIP_MAGIC = b"PK\x03\x04"
 # What LZMADecompressor raises past its memlimit (LZMA_MEMLIMIT_ERROR, Modules/_lzmamodule.c).
@@ -99,7 +106,7 @@ def is_plain_fits(first_card: bytes) -> bool:
     return first_card[10:].split(b"/")[0].strip(b" ") == b"T"
 
 
-def _open_compressed(path: Path, stack: contextlib.ExitStack) -> BinaryIO | None:
+def _open_compressed(path: Path, stack: contextlib.ExitStack) -> _Stream | None:
     """The decompressed stream of a compressed file, or None if it is not compressed."""
     with path.open("rb") as handle:
         magic = handle.read(8)
@@ -113,7 +120,7 @@ def _open_compressed(path: Path, stack: contextlib.ExitStack) -> BinaryIO | None
     if magic.startswith(_XZ_MAGIC):
         return stack.enter_context(io.BufferedReader(_XzReader(path)))
     opener = next((o for m, o in _DECOMPRESSORS.items() if magic.startswith(m)), None)
-    return None if opener is None else stack.enter_context(opener(path, "rb"))
+    return None if opener is None else stack.enter_context(opener(path))
 
 
 def _check_zip_member(path: Path, member: zipfile.ZipInfo) -> None:
@@ -221,7 +228,7 @@ class _XzReader(io.RawIOBase):
         super().close()
 
 
-def _copy_at_most(stream: BinaryIO, target: BinaryIO, max_bytes: int | None) -> None:
+def _copy_at_most(stream: _Stream, target: BinaryIO, max_bytes: int | None) -> None:
     """Copy, asking the decompressor for no more than one byte past the limit."""
     copied = 0
     while True:

@@ -119,7 +119,7 @@ def _check_presence_and_widths(
     checks.extend(
         Check(f"longer than {width} characters", hdu, keyword)
         for keyword, width in WIDTHS.items()
-        if values[keyword] is not None and len(values[keyword]) > width
+        if (value := values[keyword]) is not None and len(value) > width
     )
     return checks
 
@@ -195,19 +195,26 @@ def _read_hdu(
     vsd, vst = validity
     return HduDataset(
         hdu=hdu,
-        telescop=upper["TELESCOP"],
-        instrume=upper["INSTRUME"],
+        telescop=_checked(upper, "TELESCOP"),
+        instrume=_checked(upper, "INSTRUME"),
         detnam=upper["DETNAM"] or "NONE",
         filter=upper["FILTER"] or "NONE",
-        cal_clas=upper["CCLS0001"],
-        cal_dtyp=upper["CDTP0001"],
-        cal_cnam=upper["CCNM0001"],
+        cal_clas=_checked(upper, "CCLS0001"),
+        cal_dtyp=_checked(upper, "CDTP0001"),
+        cal_cnam=_checked(upper, "CCNM0001"),
         cal_cbd=tuple(upper[f"CBD{n}0001"] or "NONE" for n in range(1, CBD_SLOTS + 1)),
         cal_vsd=vsd,
         cal_vst=vst,
         ref_time=ref_time(vsd, vst),
-        cal_desc=values["CDES0001"],
+        cal_desc=_checked(values, "CDES0001"),
     ), []
+
+
+def _checked(values: dict[str, str | None], keyword: str) -> str:
+    """A value the checks guarantee: a missing or non-text one is a check (no dataset)."""
+    value = values[keyword]
+    assert value is not None, f"{keyword} passed the checks without a value"
+    return value
 
 
 def read_calibration_file(

@@ -13,7 +13,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from caldb_server.ingest.cards import Card
+from caldb_server.ingest.cards import Card, Value
 from caldb_server.ingest.checks import Check
 
 __all__ = ["BITPIX", "Mandatory", "read_mandatory"]
@@ -70,7 +70,7 @@ class _Reader:
     def fail(self, keyword: str, reason: str) -> None:
         self.problems.append(Check(reason, self.hdu, keyword))
 
-    def next(self, keyword: str, kind: str) -> int | bool | str | None:
+    def next(self, keyword: str, kind: str) -> Value:
         """The value of ``keyword`` as the next card, or None (with a problem)."""
         self.position += 1
         index = self.position - 1
@@ -84,20 +84,23 @@ class _Reader:
             return None
         if not _fixed(card):
             self.fail(keyword, f"{keyword} is not in fixed format (value ending in column 30)")
-        return card.value  # type: ignore[return-value] - the kind decides the type
+        return card.value
 
     def integer(self, keyword: str, low: int, high: int | None = None) -> int | None:
         value = self.next(keyword, "integer")
-        if isinstance(value, int) and (value < low or (high is not None and value > high)):
+        if not isinstance(value, int):
+            return None
+        if value < low or (high is not None and value > high):
             bounds = f"{low}..{high}" if high is not None else f">= {low}"
             self.fail(keyword, f"{keyword} = {value} is not in {bounds}")
             return None
-        return value  # type: ignore[return-value]
+        return value
 
 
 def _axes(reader: _Reader) -> tuple[int | None, tuple[int, ...] | None]:
     """BITPIX, NAXIS and NAXISn (None where broken)."""
-    bitpix = reader.next("BITPIX", "integer")
+    value = reader.next("BITPIX", "integer")
+    bitpix = value if isinstance(value, int) else None
     if bitpix is not None and bitpix not in BITPIX:
         reader.fail("BITPIX", f"BITPIX = {bitpix} is not one of {', '.join(map(str, BITPIX))}")
         bitpix = None
@@ -105,7 +108,8 @@ def _axes(reader: _Reader) -> tuple[int | None, tuple[int, ...] | None]:
     if naxis is None:
         return bitpix, None  # NAXISn cannot be located
     axes = [reader.integer(f"NAXIS{n}", 0) for n in range(1, naxis + 1)]
-    return bitpix, (None if None in axes else tuple(axes))  # type: ignore[arg-type]
+    known = tuple(length for length in axes if length is not None)
+    return bitpix, (known if len(known) == naxis else None)
 
 
 def read_mandatory(cards: list[Card], hdu: int, groups: bool) -> tuple[Mandatory, list[Check]]:
@@ -114,13 +118,15 @@ def read_mandatory(cards: list[Card], hdu: int, groups: bool) -> tuple[Mandatory
     ``groups`` tells whether a primary header says ``GROUPS = T`` (random groups).
     """
     reader = _Reader(cards, hdu)
+    pcount: int | None
+    gcount: int | None
     if hdu == 0:
         simple = reader.next("SIMPLE", "logical")
         if simple is False:  # fitsverify only warns; such a file says it is not FITS
             reader.fail("SIMPLE", "SIMPLE = F: the file says it does not conform to FITS")
         bitpix, axes = _axes(reader)
         kind, pcount, gcount, tfields = "PRIMARY", 0, 1, None
-        groups = groups and bool(axes) and axes[0] == 0  # type: ignore[index]
+        groups = groups and axes is not None and axes[:1] == (0,)
         if groups:  # random groups: PCOUNT and GCOUNT may be anywhere in the header
             pcount = _anywhere(cards, "PCOUNT", 0)
             gcount = _anywhere(cards, "GCOUNT", 1)
@@ -156,7 +162,8 @@ def _anywhere(cards: list[Card], keyword: str, default: int) -> int | None:
     card = next((c for c in cards if c.keyword == keyword), None)
     if card is None:
         return default
-    return card.value if card.kind == "integer" else None  # type: ignore[return-value]
+    value = card.value
+    return value if card.kind == "integer" and isinstance(value, int) else None
 
 
 def _extension_kind(reader: _Reader) -> str:

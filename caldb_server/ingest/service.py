@@ -18,7 +18,8 @@ from caldb_server import storage
 from caldb_server.catalogue.duplicates import find_duplicates
 from caldb_server.catalogue.indexes import lock_index, record_change
 from caldb_server.catalogue.models import CalibrationFile, CatalogueIndex, Dataset
-from caldb_server.catalogue.quality import GOOD, SUPERSEDED, change_quality
+from caldb_server.catalogue.quality import SUPERSEDED, change_quality
+from caldb_server.catalogue.uploads import new_dataset, new_file
 from caldb_server.db import utcnow
 from caldb_server.errors import Conflict, PayloadTooLarge, ValidationFailed
 from caldb_server.ingest.compression import DecompressedTooLarge
@@ -27,7 +28,7 @@ from caldb_server.ingest.structure import StructureLimit
 from caldb_server.ingest.within import duplicates_within
 from caldb_server.registry import Registry
 
-__all__ = ["IngestOutcome", "claim_upload", "ingest_file", "new_file"]
+__all__ = ["IngestOutcome", "claim_upload", "ingest_file"]
 
 MAX_FILE_NAME = 40
 MAX_CAL_DIR = 70
@@ -73,7 +74,7 @@ def _expand(datasets: list[HduDataset], registry: Registry) -> tuple[list[HduDat
             )
             continue
         for target in targets:
-            known = registry.instrument(dataset.telescop, target).codenames
+            known = registry.registered(dataset.telescop, target).codenames
             if known and dataset.cal_cnam not in known:
                 checks.append(
                     Check(
@@ -91,10 +92,10 @@ def _expand(datasets: list[HduDataset], registry: Registry) -> tuple[list[HduDat
 def _placement(rows: list[HduDataset], registry: Registry) -> tuple[str, str, list[Check]]:
     """The index and CAL_DIR of the file: its first dataset's instrument, class, codename."""
     first = rows[0]
-    index_dir = registry.instrument(first.telescop, first.instrume).dir
+    index_dir = registry.registered(first.telescop, first.instrume).dir
     cal_dir = f"{index_dir}/{first.cal_clas.lower()}/{first.cal_cnam.lower()}"
     checks = []
-    other_indexes = {registry.instrument(row.telescop, row.instrume).dir for row in rows} - {
+    other_indexes = {registry.registered(row.telescop, row.instrume).dir for row in rows} - {
         index_dir
     }
     if other_indexes:
@@ -205,22 +206,6 @@ def claim_upload(
     return IngestOutcome(False, existing, list(existing.datasets), notes=notes), index
 
 
-def new_file(
-    index_dir: str, cal_dir: str, incoming: storage.IncomingFile, *, actor: str, now: datetime
-) -> CalibrationFile:
-    """The catalogue row of an uploaded file (added by the caller)."""
-    return CalibrationFile(
-        index_dir=index_dir,
-        cal_dir=cal_dir,
-        cal_file=incoming.name,
-        sha256=incoming.sha256,
-        size_bytes=incoming.size,
-        origin="upload",
-        uploaded_by=actor,
-        uploaded_at=now,
-    )
-
-
 def _duplicates(session: Session, rows: list[HduDataset]) -> list[tuple[int, Dataset]]:
     """(position of the new row, existing good dataset it duplicates) pairs."""
     return [
@@ -304,7 +289,7 @@ def ingest_file(
     now = now or utcnow()
 
     stored = new_file(index_dir, cal_dir, incoming, actor=actor, now=now)
-    datasets = [_dataset(stored, row, actor, now) for row in rows]
+    datasets = [new_dataset(stored, row, actor=actor, now=now) for row in rows]
     session.add_all([stored, *datasets])
     session.flush()
     superseded = []
@@ -317,27 +302,3 @@ def ingest_file(
     record_change(index, now)
     session.flush()
     return IngestOutcome(True, stored, datasets, superseded, notes)
-
-
-def _dataset(stored: CalibrationFile, row: HduDataset, actor: str, now: datetime) -> Dataset:
-    return Dataset(
-        file=stored,
-        telescop=row.telescop,
-        instrume=row.instrume,
-        detnam=row.detnam,
-        filter=row.filter,
-        cal_dev="ONLINE",
-        cal_clas=row.cal_clas,
-        cal_dtyp=row.cal_dtyp,
-        cal_cnam=row.cal_cnam,
-        cal_cbd=list(row.cal_cbd),
-        cal_xno=row.hdu,
-        cal_vsd=row.cal_vsd,
-        cal_vst=row.cal_vst,
-        ref_time=row.ref_time,
-        cal_qual=GOOD,
-        cal_date=now.strftime("%Y-%m-%d"),
-        cal_desc=row.cal_desc,
-        indexed_by=actor,
-        indexed_at=now,
-    )

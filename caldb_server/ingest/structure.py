@@ -255,7 +255,7 @@ def _checksums(
     data = stream_sum(stream, data_start, data_end - data_start)
     problems = []
     if datasum in present:
-        text = str(datasum.value).strip()  # type: ignore[union-attr]
+        text = str(datasum.value).strip()
         if not text.isdigit() or int(text) != data:
             problems.append(
                 Check(f"DATASUM = {text!r} is not the data's sum, {data}", index, "DATASUM")

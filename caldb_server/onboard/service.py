@@ -18,9 +18,11 @@ from caldb_selection import ref_time
 from caldb_server import storage
 from caldb_server.catalogue.models import ONBOARD_CLASS, Dataset
 from caldb_server.catalogue.quality import GOOD, SUPERSEDED, change_quality
+from caldb_server.catalogue.uploads import new_dataset, new_file
 from caldb_server.db import utcnow
 from caldb_server.errors import Conflict, PayloadTooLarge, ValidationFailed
-from caldb_server.ingest.service import IngestOutcome, claim_upload, new_file
+from caldb_server.ingest.headers import HduDataset
+from caldb_server.ingest.service import IngestOutcome, claim_upload
 from caldb_server.onboard.content import OnboardContentError, read_onboard_yaml, schema_problems
 from caldb_server.onboard.names import NAME_PATTERN, OnboardName, parse_onboard_name
 from caldb_server.registry import Instrument, Registry
@@ -164,27 +166,22 @@ def ingest_onboard(
         )
     now = now or utcnow()
     stored = new_file(instrument.dir, cal_dir, incoming, actor=actor, now=now)
-    dataset = Dataset(
-        file=stored,
+    values = HduDataset(
+        hdu=0,  # one YAML document
         telescop=mission,
         instrume=instrument.name,
         detnam="NONE",
         filter="NONE",
-        cal_dev="ONLINE",
         cal_clas=ONBOARD_CLASS,
         cal_dtyp=ONBOARD_TYPE,
         cal_cnam=name.codename,
-        cal_cbd=["NONE"] * 9,
-        cal_xno=0,
+        cal_cbd=("NONE",) * 9,
         cal_vsd=name.validity_date,
         cal_vst=name.validity_time,
         ref_time=ref_time(name.validity_date, name.validity_time),
-        cal_qual=GOOD,
-        cal_date=now.strftime("%Y-%m-%d"),
         cal_desc=description,
-        indexed_by=actor,
-        indexed_at=now,
     )
+    dataset = new_dataset(stored, values, actor=actor, now=now)
     session.add_all([stored, dataset])
     session.flush()
     superseded = []

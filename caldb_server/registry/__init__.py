@@ -71,6 +71,10 @@ class Registry:
         entry = self.missions.get(mission)
         return entry.instruments.get(name) if entry else None
 
+    def registered(self, mission: str, name: str) -> Instrument:
+        """An instrument known to be registered (one :meth:`expand` named); KeyError if not."""
+        return self.missions[mission].instruments[name]
+
     def index_entries(self) -> list[tuple[str, str, str]]:
         """(mission, instrument, index directory) of every registered instrument."""
         return [

@@ -31,7 +31,7 @@ from caldb_selection import (
 from caldb_server.errors import ValidationFailed
 from caldb_server.registry import Registry
 from caldb_server.search.service import SearchRequest
-from caldb_server.web import parse_flag
+from caldb_server.web import parse_bounded_integer, parse_flag
 
 __all__ = [
     "AS_OF_PATTERN",
@@ -95,9 +95,7 @@ _AS_OF_SYNTAX = _syntax(AS_OF_PATTERN, "an ISO 8601 date or date-time (UTC unles
 
 
 def _maxret(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_MAXRET:
-        raise ValueError(f"must be an integer from 1 to {MAX_MAXRET}")
-    return int(text)
+    return parse_bounded_integer(text, 1, MAX_MAXRET)
 
 
 _NAME_SYNTAX = {name: re.compile(name_pattern(width)) for name, width in _NAME_LENGTHS.items()}

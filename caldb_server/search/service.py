@@ -177,7 +177,7 @@ def _with_past_qualities(session: Session, rows: Sequence[Row[Any]], moment: dat
 
 
 def _mappings(rows: Sequence[Any]) -> list[Mapping[str, Any]]:
-    return [row._mapping if isinstance(row, Row) else vars(row) for row in rows]
+    return [row._asdict() if isinstance(row, Row) else vars(row) for row in rows]
 
 
 def search(session: Session, request: SearchRequest) -> SearchAnswer:

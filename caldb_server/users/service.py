@@ -140,7 +140,7 @@ def update_user(
         password=password_problems(password) if password is not None else [],
     )
     user = get_user(session, name)
-    changed = []
+    changed: list[str] = []
     if role is not None and role != user.role:
         user.role, changed = role, [*changed, f"role {role}"]
     if disabled is not None and disabled != user.disabled:
