@@ -23,13 +23,15 @@ import hashlib
 import os
 import queue
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["Cache", "CorruptDownload", "default_cache_dir", "sha256_of"]
+from caldb_common.atomic import atomic_path, atomic_writer, write_text_atomically
+from caldb_common.digest import sha256_of
+
+__all__ = ["Cache", "CorruptDownload", "default_cache_dir"]
 
 CHUNK = 1024 * 1024
 _HEX = frozenset("0123456789abcdef")
@@ -46,15 +48,6 @@ def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
         return Path(environ["CALDBIO_CACHE"])
     base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "caldbio"
-
-
-def sha256_of(path: Path) -> str:
-    """The hex sha256 of a file's content."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _checked(sha256: str) -> str:
@@ -103,9 +96,8 @@ def _fingerprint(path: Path) -> str:
 
 
 def _write_stamp(stamp: Path, fingerprint: str) -> None:
-    temporary = stamp.with_name(f".tmp-{stamp.name}.{os.getpid()}.{threading.get_ident()}")
-    temporary.write_text(fingerprint)
-    temporary.replace(stamp)
+    # Not flushed to disk: a stamp lost in a crash only costs one more hash of the object.
+    write_text_atomically(stamp, fingerprint, durable=False)
 
 
 def _check_received(writer: _HashingWriter, sha256: str, size: int | None) -> None:
@@ -180,23 +172,15 @@ class Cache:
                 return found, False
             target = self.object_path(sha256)
             target.parent.mkdir(parents=True, exist_ok=True)
-            descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(descriptor, "wb") as handle:
-                    writer = _HashingWriter(handle)
-                    try:
-                        fill(writer)
-                    finally:
-                        writer.finish()
-                    handle.flush()
-                    os.fsync(handle.fileno())
+            # Calibration files are immutable (0444); a wrong fill raises before the rename.
+            with atomic_writer(target, mode=0o444) as handle:
+                writer = _HashingWriter(handle)
+                try:
+                    fill(writer)
+                finally:
+                    writer.finish()
                 _check_received(writer, sha256, size)
-                Path(temporary).chmod(0o444)  # calibration files are immutable
-                Path(temporary).replace(target)
-                _write_stamp(target.with_name(target.name + ".verified"), _fingerprint(target))
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
+            _write_stamp(target.with_name(target.name + ".verified"), _fingerprint(target))
             return target, True
 
     def materialize(self, sha256: str, directory: Path, name: str) -> Path:
@@ -215,15 +199,10 @@ class Cache:
         with contextlib.suppress(OSError):
             if destination.samefile(source):
                 return destination
-        temporary = directory / f".tmp-{name}.{os.getpid()}"
-        temporary.unlink(missing_ok=True)
-        try:
+        # Not flushed to disk: the object it comes from is, and can be materialized again.
+        with atomic_path(destination, durable=False) as temporary:
             try:
                 os.link(source, temporary)
             except OSError:  # another filesystem, or links not allowed
                 shutil.copyfile(source, temporary)
-            temporary.replace(destination)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
         return destination

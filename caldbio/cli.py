@@ -14,13 +14,16 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from caldbio import __version__, display
-from caldbio.client import DEFAULT_MAXRET, CaDBIO
+from caldb_common.console import exit_code_for, help_summary, report_failure
+from caldbio import display
+from caldbio.arguments import build_parser
+from caldbio.client import CaDBIO
 from caldbio.errors import (
     AuthError,
     CaDBIOError,
@@ -48,112 +51,8 @@ EXIT_CODES: dict[type[CaDBIOError], int] = {
 NOTHING_FOUND = 10  # quzcif: known names, but no dataset valid at that date
 
 
-def _selection_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("instrument", help="e.g. MXT, ECL, VT")
-    parser.add_argument("codename", help="e.g. TELDEF, GAIN (any case)")
-    parser.add_argument("--date", default="now", help="now, YYYY-MM-DD, ISO datetime or -")
-    parser.add_argument("--time", default=None, help="hh:mm:ss when --date is a day")
-    parser.add_argument("--detector", default="-", help="DETNAM (default: any)")
-    parser.add_argument("--filter", default="-", help="FILTER (default: any)")
-    parser.add_argument("--expr", default="-", help="boundary expression, e.g. energy.eq.1.5")
-    parser.add_argument("--mission", default="SVOM")
-    parser.add_argument("--as-of", default=None, help="replay the answer given at this UTC time")
-    parser.add_argument("--maxret", type=int, default=DEFAULT_MAXRET)
-    parser.add_argument(
-        "--explain", action="store_true", help="also say why each other candidate was not chosen"
-    )
-
-
-GLOBAL_DEFAULTS: dict[str, Any] = {
-    "url": None,
-    "max_tries": 5,
-    "cache_dir": None,
-    "offline": False,
-    "json": False,
-}
-
-
-def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
-    """The options every command takes, before or after its name.
-
-    On the sub-commands their default is ``SUPPRESS``, so that an option given before the
-    command is not overwritten by the sub-command's default.
-    """
-
-    def default(name: str) -> Any:
-        return argparse.SUPPRESS if suppress else GLOBAL_DEFAULTS[name]
-
-    parser.add_argument(
-        "--url",
-        default=default("url"),
-        help="CalDB URL (default: CALDB_URL, else http://127.0.0.1:5000)",
-    )
-    parser.add_argument(
-        "--max-tries", type=int, default=default("max_tries"), help="attempts per request"
-    )
-    parser.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=default("cache_dir"),
-        help="cache (default: CALDBIO_CACHE or ~/.cache)",
-    )
-    parser.add_argument(
-        "--offline",
-        action="store_true",
-        default=default("offline"),
-        help="answer from the synced copy",
-    )
-    parser.add_argument(
-        "--json", action="store_true", default=default("json"), help="machine-readable output"
-    )
-
-
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="caldbio", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--version", action="version", version=f"caldbio {__version__}")
-    _global_options(parser, suppress=False)
-    common = argparse.ArgumentParser(add_help=False)
-    _global_options(common, suppress=True)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def command(name: str, summary: str) -> argparse.ArgumentParser:
-        return commands.add_parser(name, help=summary, parents=[common])
-
-    search = command("search", "find calibration datasets (quzcif rules)")
-    _selection_options(search)
-    search.add_argument("--download", type=Path, metavar="DIR", help="also download them here")
-    get = command("get", "download the selected files; print their paths")
-    _selection_options(get)
-    get.add_argument("-o", "--output", type=Path, default=Path(), metavar="DIR")
-
-    upload = command("upload", "upload calibration FITS files")
-    upload.add_argument("files", nargs="+", type=Path)
-    upload.add_argument("--supersede", action="store_true", help="replace duplicated datasets")
-    onboard = command("upload-onboard", "upload onboard configuration YAML files")
-    onboard.add_argument("files", nargs="+", type=Path)
-
-    quzcif = command("quzcif", "HEASoft quzcif: prints 'path xno' lines")
-    for name in ("mission", "instrument", "detector", "filter", "codename", "date", "time", "expr"):
-        quzcif.add_argument(name)
-    quzcif.add_argument("--maxret", type=int, default=DEFAULT_MAXRET)
-    quzcif.add_argument("--retrieve", action="store_true", help="download into the current dir")
-    quzcif.add_argument(
-        "--explain",
-        action="store_true",
-        help="say on stderr why each other candidate was not chosen",
-    )
-
-    login = command("login", "exchange a password for a token and keep it")
-    login.add_argument("--username", default=getpass.getuser())
-    sync = command("sync", "copy an instrument's catalogue for offline work")
-    sync.add_argument("instrument")
-    sync.add_argument("codenames", nargs="*")
-    sync.add_argument("--mission", default="SVOM")
-    sync.add_argument("--no-download", action="store_true", help="the catalogue only")
-    command("info", "server, token, cache and offline copies")
-    instruments = command("instruments", "instruments, their codenames and onboard codenames")
-    instruments.add_argument("--mission", default=None, help="only this mission (default: all)")
-    return parser
+    return build_parser(help_summary(__doc__))
 
 
 def _search_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -337,7 +236,12 @@ HANDLERS: dict[str, Callable[[CaDBIO, argparse.Namespace], int | None]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``caldbio``; returns the exit code."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    if "_ARGCOMPLETE" in os.environ:  # the shell asks for candidates (README: Shell completion)
+        import argcomplete  # noqa: PLC0415 - only then
+
+        argcomplete.autocomplete(parser)  # prints them and exits
+    args = parser.parse_args(argv)
     try:
         with CaDBIO(
             args.url,
@@ -347,17 +251,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         ) as client:
             code = HANDLERS[args.command](client, args)
     except CaDBIOError as error:
-        print(f"caldbio: {error}", file=sys.stderr)
-        return next((code for kind, code in EXIT_CODES.items() if isinstance(error, kind)), 1)
+        return report_failure(error, exit_code_for(error, EXIT_CODES), prefix="caldbio")
     except UsageError as error:
-        print(f"caldbio: {error}", file=sys.stderr)
-        return 2
+        return report_failure(error, 2, prefix="caldbio")
     except OSError as error:  # unreadable or unwritable files and directories
-        print(f"caldbio: {describe_os_error(error)}", file=sys.stderr)
-        return 1
+        return report_failure(describe_os_error(error), 1, prefix="caldbio")
     except ValueError as error:  # bad RUNTIME_DATA, CALDBIO_OFFLINE...
-        print(f"caldbio: {error}", file=sys.stderr)
-        return 3
+        return report_failure(error, 3, prefix="caldbio")
     return code or 0
 
 

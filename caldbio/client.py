@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
@@ -20,12 +19,13 @@ from typing import Any
 
 import requests
 import urllib3
-from tqdm import tqdm
 
 from caldbio.cache import CHUNK, Cache, CorruptDownload, default_cache_dir
 from caldbio.errors import AuthError, NotFound, TransportError
+from caldbio.multipart import MultipartUpload
 from caldbio.offline import OfflineIndex, load_index, offline_search, sync_instrument
-from caldbio.results import Dataset, SearchAnswer, UploadResult
+from caldbio.progress import progress_bar
+from caldbio.results import Dataset, SearchAnswer, UploadResult, json_object
 from caldbio.tokens import Token, TokenProvider, read_runtime_data
 from caldbio.transport import Transport
 
@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_URL = "http://127.0.0.1:5000"
 DEFAULT_MAXRET = 50
-PROGRESS_MIN_BYTES = 16 * 1024 * 1024
 _BODY_ERRORS = (
     TransportError,
     CorruptDownload,
@@ -110,12 +109,14 @@ class CaDBIO:
         response = self.transport.request(
             "POST", "auth/token", json={"username": username, "password": password}
         )
-        return response.json()
+        return json_object(response)
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """A request with the bearer token, if any; a refused token names its source."""
         token: Token | None = self.tokens.token() if self.tokens else None
-        headers = {"Authorization": f"Bearer {token.value}"} if token else {}
+        headers = dict(kwargs.pop("headers", None) or {})
+        if token:
+            headers["Authorization"] = f"Bearer {token.value}"
         try:
             return self.transport.request(method, path, headers=headers, **kwargs)
         except AuthError as error:
@@ -168,7 +169,7 @@ class CaDBIO:
         if self.offline_mode == "on":
             return self._offline_answer(params, as_of)
         try:
-            document = self.request("GET", "search", params=params).json()
+            document = json_object(self.request("GET", "search", params=params))
         except TransportError as error:
             if self.offline_mode != "auto":
                 raise
@@ -261,11 +262,11 @@ class CaDBIO:
 
     def health(self) -> dict[str, Any]:
         """The server's liveness and database state (no token needed)."""
-        return self.transport.request("GET", "health").json()
+        return json_object(self.transport.request("GET", "health"))
 
     def whoami(self) -> dict[str, Any]:
         """What the client's token stands for on this server (subject, roles, expiry)."""
-        return self.request("GET", "auth/whoami").json()
+        return json_object(self.request("GET", "auth/whoami"))
 
     def login(self, username: str, password: str) -> dict[str, Any]:
         """Exchange a name and password for a token (``caldbio login`` saves it)."""
@@ -294,27 +295,25 @@ class CaDBIO:
 
     def fetch_to_cache(self, dataset: Dataset) -> None:
         """Make sure the cache holds the dataset's file, downloading it if needed."""
-        assert dataset.sha256 is not None
-        if self.cache.lookup(dataset.sha256) is not None:
+        sha256 = dataset.sha256
+        assert sha256 is not None  # callers check that the CalDB holds the file
+        if self.cache.lookup(sha256) is not None:
             return
         if self.offline_mode == "on":
             raise NotFound(f"{dataset.cal_file} is not in the offline cache {self.cache.root}")
 
         def fill(writer: Any) -> None:
-            with self.request("GET", f"files/{dataset.file_id}/content", stream=True) as response:
-                bar = self._progress_bar(dataset)
-                try:
-                    for chunk in response.raw.stream(CHUNK, decode_content=True):
-                        writer.write(chunk)
-                        if bar is not None:
-                            bar.update(len(chunk))
-                finally:
-                    if bar is not None:
-                        bar.close()
+            with (
+                self.request("GET", f"files/{dataset.file_id}/content", stream=True) as response,
+                progress_bar(self.progress, total=dataset.size, desc=dataset.cal_file) as bar,
+            ):
+                for chunk in response.raw.stream(CHUNK, decode_content=True):
+                    writer.write(chunk)
+                    bar.update(len(chunk))
 
         try:
             self.transport.with_retries(
-                lambda: self.cache.store(dataset.sha256, fill, size=dataset.size),
+                lambda: self.cache.store(sha256, fill, size=dataset.size),
                 _BODY_ERRORS,
             )
         except (CorruptDownload, requests.RequestException, urllib3.exceptions.HTTPError) as error:
@@ -323,23 +322,13 @@ class CaDBIO:
                 f"{self.transport.max_tries} attempt(s): {error}"
             ) from error
 
-    def _progress_bar(self, dataset: Dataset) -> Any:
-        show = self.progress
-        if show is None:  # only for people: a terminal, and a file worth waiting for
-            show = sys.stderr.isatty() and (dataset.size or 0) >= PROGRESS_MIN_BYTES
-        if not show:
-            return None
-        return tqdm(
-            total=dataset.size, unit="B", unit_scale=True, desc=dataset.cal_file, leave=False
-        )
-
     def instruments(self) -> dict[str, Any]:
         """The registry: missions, instruments, codenames and dataset counts."""
-        return self.request("GET", "instruments").json()
+        return json_object(self.request("GET", "instruments"))
 
     def dataset(self, dataset_id: int) -> dict[str, Any]:
         """One dataset with its uploader and quality history."""
-        return self.request("GET", f"datasets/{int(dataset_id)}").json()
+        return json_object(self.request("GET", f"datasets/{int(dataset_id)}"))
 
     # -- writing --------------------------------------------------------------------------
 
@@ -352,17 +341,24 @@ class CaDBIO:
         return self._upload("onboard", Path(path), {})
 
     def _upload(self, endpoint: str, path: Path, fields: dict[str, str]) -> UploadResult:
-        with path.open("rb") as handle:
-            content = handle.read()  # one body, replayed as is by every retry
-        response = self.request("POST", endpoint, files={"file": (path.name, content)}, data=fields)
-        return UploadResult.from_json(response.json())
+        # The body is read from disk as it is sent, and rewound by each retry.
+        size = path.stat().st_size
+        with (
+            progress_bar(self.progress, total=size, desc=path.name) as bar,
+            MultipartUpload(path, fields, bar=bar) as body,
+        ):
+            bar.total = len(body)
+            response = self.request(
+                "POST", endpoint, data=body, headers={"Content-Type": body.content_type}
+            )
+        return UploadResult.from_json(json_object(response))
 
     def set_quality(self, dataset_id: int, quality: int, reason: str) -> Dataset:
         """Change a dataset's CAL_QUAL (0 good, 5 bad), saying why (``uploader`` role)."""
         response = self.request(
             "PATCH", f"datasets/{int(dataset_id)}", json={"cal_qual": quality, "reason": reason}
         )
-        return Dataset.from_json(response.json())
+        return Dataset.from_json(json_object(response))
 
     def close(self) -> None:
         """Close the connections."""

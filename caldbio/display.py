@@ -147,9 +147,52 @@ def instruments_text(missions: Sequence[dict[str, Any]]) -> str:
     return "\n\n".join(blocks)
 
 
+NOT_SET = "not set"
+_INFO_LABELS = {
+    "url": "server",
+    "health": "server state",
+    "token_source": "token from",
+    "whoami": "token stands for",
+    "cache": "cache",
+    "offline_copies": "offline copies",
+    "jti": "token id",
+    "expires_at": "expires",
+}
+_LABEL_WIDTH = 20
+
+
 def info_text(document: dict[str, Any]) -> str:
-    """``info`` for people: one ``key  value`` line each, nested values as JSON."""
-    return "\n".join(
-        f"{key:15} {json.dumps(value) if isinstance(value, dict | list) else value}"
-        for key, value in document.items()
-    )
+    """``info`` for people: a labelled line per value, nested values indented beneath.
+
+    A list of plain values is one comma-separated line, a list of records one ``- `` line
+    each. An absent value reads ``not set``, an empty list ``none``; nothing is printed as
+    JSON or as Python's ``None``.
+    """
+    return "\n".join(line for key, value in document.items() for line in _info_lines(key, value))
+
+
+def _info_lines(key: str, value: Any, depth: int = 0) -> list[str]:
+    indent = "  " * depth
+    label = _INFO_LABELS.get(key, key.replace("_", " "))
+    if isinstance(value, dict) and value:
+        nested = [line for k, v in value.items() for line in _info_lines(k, v, depth + 1)]
+        return [f"{indent}{label}:", *nested]
+    if isinstance(value, list) and value and not all(_is_scalar(v) for v in value):
+        return [f"{indent}{label}:", *(f"{indent}  - {_info_value(v)}" for v in value)]
+    return [f"{(indent + label).ljust(_LABEL_WIDTH)} {_info_value(value)}".rstrip()]
+
+
+def _is_scalar(value: Any) -> bool:
+    return not isinstance(value, dict | list)
+
+
+def _info_value(value: Any) -> str:
+    if value is None or value in ("", {}):
+        return NOT_SET
+    if isinstance(value, list):
+        return ", ".join(map(_info_value, value)) if value else "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k.replace('_', ' ')} {_info_value(v)}" for k, v in value.items())
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)

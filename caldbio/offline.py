@@ -16,17 +16,17 @@ offline the client cannot tell an unknown instrument from one not synced.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from caldb_common.atomic import write_text_atomically
 from caldb_selection import ExpressionError, Query, parse_expression, requested_mjd, select
 from caldbio.errors import NotFound, ValidationFailed
-from caldbio.results import Dataset, Rejection, SearchAnswer
+from caldbio.progress import progress_bar
+from caldbio.results import Dataset, Rejection, SearchAnswer, json_object
 
 __all__ = [
     "OfflineIndex",
@@ -77,14 +77,7 @@ def save_index(cache_root: Path, index: OfflineIndex) -> Path:
         "known_codenames": (None if index.known_codenames is None else list(index.known_codenames)),
         "datasets": [dataset.to_json() | {"local_path": None} for dataset in index.datasets],
     }
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(document, handle)
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_text_atomically(path, json.dumps(document))
     return path
 
 
@@ -223,6 +216,7 @@ def offline_search(
 
 class _Client(Protocol):
     url: str
+    progress: bool | None
 
     def instruments(self) -> dict[str, Any]: ...
     def request(self, method: str, path: str, **kwargs: Any) -> Any: ...
@@ -273,6 +267,20 @@ def _canonical(
     raise NotFound(f"the CalDB at {client.url} knows no instrument {mission.upper()} {name}")
 
 
+def _fetch_good_files(client: _Client, instrument: str, datasets: list[Dataset]) -> None:
+    """Put the file of every good dataset in the cache (once per file), with a bar of files."""
+    files: dict[str, Dataset] = {}
+    for dataset in datasets:
+        if dataset.cal_qual == 0 and dataset.sha256:
+            files.setdefault(dataset.sha256, dataset)
+    with progress_bar(
+        client.progress, total=len(files), desc=f"sync {instrument}", unit="file"
+    ) as bar:
+        for dataset in files.values():
+            client.fetch_to_cache(dataset)
+            bar.update(1)
+
+
 def sync_instrument(
     client: _Client,
     instrument: str,
@@ -291,15 +299,13 @@ def sync_instrument(
     after: int | None = 0
     while after is not None:
         params = {"mission": mission, "instrument": canonical, "after": after}
-        page = client.request("GET", "datasets", params=params | {"codename": list(wanted)}).json()
+        page = json_object(
+            client.request("GET", "datasets", params=params | {"codename": list(wanted)})
+        )
         datasets.extend(Dataset.from_json(item) for item in page["datasets"])
         after = page["next"]
     if download:
-        fetched: set[str] = set()
-        for dataset in datasets:
-            if dataset.cal_qual == 0 and dataset.sha256 and dataset.sha256 not in fetched:
-                client.fetch_to_cache(dataset)
-                fetched.add(dataset.sha256)
+        _fetch_good_files(client, canonical, datasets)
     index = OfflineIndex(
         mission=mission.upper(),
         instrument=canonical,

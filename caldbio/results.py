@@ -7,7 +7,29 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Dataset", "Rejection", "SearchAnswer", "UploadResult"]
+import requests
+
+from caldbio.errors import TransportError
+
+__all__ = ["Dataset", "Rejection", "SearchAnswer", "UploadResult", "json_object"]
+
+
+def json_object(response: requests.Response) -> dict[str, Any]:
+    """The JSON object of a successful answer (every CalDB answer is one).
+
+    Raises
+    ------
+    TransportError
+        If the body is not a JSON object: the URL does not lead to a CalDB.
+    """
+    try:
+        document = response.json()
+    except ValueError:  # requests' JSONDecodeError
+        document = None
+    if not isinstance(document, dict):
+        address = response.url.partition("?")[0]
+        raise TransportError(f"{address} did not answer as a CalDB (no JSON object)")
+    return document
 
 
 @dataclass

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from caldb_common.atomic import write_text_atomically
 from caldbio.errors import AuthError
 
 __all__ = [
@@ -91,16 +91,8 @@ def save_token(config_dir: Path, url: str, token: str, expires_at: str | None) -
     tokens = _read_token_file(config_dir)
     tokens[url] = {"token": token, "expires_at": expires_at}
     path = config_dir / TOKEN_FILE
-    # Written to a private temporary file and renamed: never readable by others, even briefly.
-    descriptor, temporary = tempfile.mkstemp(dir=config_dir, prefix=".tokens-")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(tokens, handle, indent=2)
-        Path(temporary).chmod(0o600)
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    # Created private (0600) before anything is written: never readable by others, even briefly.
+    write_text_atomically(path, json.dumps(tokens, indent=2), mode=0o600)
     return path
 
 

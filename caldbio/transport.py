@@ -27,6 +27,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import Retry
 
+from caldb_common.api import API_PREFIX
 from caldbio.errors import TransportError, error_from_response
 
 __all__ = ["RETRY_STATUSES", "Transport", "backoff_delays"]
@@ -134,7 +135,7 @@ class Transport:
         """Absolute URL of an API path such as ``search`` or ``files/3/content``."""
         if path.startswith(("http://", "https://")):
             return path
-        return f"{self.base_url}/api/v1/{path.lstrip('/')}"
+        return f"{self.base_url}{API_PREFIX}/{path.lstrip('/')}"
 
     def request(
         self,

@@ -37,11 +37,12 @@ class Answer:
 
 @dataclass
 class Flaky:
-    """The plan, the requests seen, and the bytes of bodies sent."""
+    """The plan, the requests (and their bodies) seen, and the bytes of bodies sent."""
 
     url: str = ""
     plan: list[Answer] = field(default_factory=list)
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)  # the request bodies, in order
     bytes_sent: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -59,10 +60,10 @@ def _handler(flaky: Flaky) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)
+            received = self.rfile.read(length) if length else b""
             with flaky.lock:
                 flaky.requests.append((self.command, self.path, dict(self.headers)))
+                flaky.bodies.append(received)
             answer = flaky.next_answer()
             if answer.failure == "reset":
                 self.connection.setsockopt(

@@ -23,7 +23,7 @@ import pytest
 from astropy.io import fits
 
 import caldbio.cache
-import caldbio.client
+import caldbio.progress
 from caldbio.cache import Cache, CorruptDownload
 from tests.helpers import MXT_GAIN, calfile_bytes
 
@@ -313,7 +313,7 @@ def test_progress_none_draws_only_for_large_files_on_a_terminal(
 ):
     found = small_gain(make_client, make_token, tmp_path)
     if threshold is not None:
-        monkeypatch.setattr(caldbio.client, "PROGRESS_MIN_BYTES", threshold)
+        monkeypatch.setattr(caldbio.progress, "PROGRESS_MIN_BYTES", threshold)
     capsys.readouterr()
     monkeypatch.setattr(sys.stderr, "isatty", lambda: tty)
     make_client(progress=None).download(found, tmp_path / "work")

@@ -3,8 +3,8 @@
 This is what a pipeline container or a scientist's laptop has: ``caldbio`` must work against
 a server, and every other console script must say in one line which extra it needs. The
 virtualenv is built from a copy of the project's files (so the build never writes into the
-checkout, and two xdist workers never share a build directory); pip takes requests, urllib3
-and tqdm from the package index configured on the machine.
+checkout, and two xdist workers never share a build directory); pip takes requests, urllib3,
+tqdm and argcomplete from the package index configured on the machine.
 """
 
 from __future__ import annotations

@@ -231,3 +231,32 @@ def test_in_auto_mode_what_a_server_answers_is_still_retried(tmp_path, failures)
         results = client_for(flaky, tmp_path, offline="auto").search("MXT", "gain")
     assert [r.cal_file for r in results] == ["mxt_gain_v1.fits"]
     assert len(flaky.requests) == 3
+
+
+def upload_answer():
+    document = {"created": True, "file_id": 7, "sha256": SHA, "datasets": [dataset_document()]}
+    return Answer.json(document, 201)
+
+
+@pytest.mark.parametrize(
+    "failures",
+    [[Answer(503)], [Answer(failure="reset")], [Answer(502), Answer(failure="reset")]],
+    ids=["503", "reset", "502 then reset"],
+)
+def test_a_retried_upload_sends_the_whole_body_again(tmp_path, failures):
+    path = tmp_path / "mxt_gain_v1.fits"
+    path.write_bytes(CONTENT)
+    with flaky_server() as flaky:
+        flaky.plan = [*failures, upload_answer()]
+        result = client_for(flaky, tmp_path, progress=True).upload(path, supersede=True)
+    assert result.created
+    assert result.sha256 == SHA
+    assert len(flaky.bodies) == len(failures) + 1
+    first = flaky.bodies[0]
+    assert all(body == first for body in flaky.bodies)  # each attempt from the first byte
+    for _, _, headers in flaky.requests:
+        assert int(headers["Content-Length"]) == len(first)
+        assert headers["Content-Type"].startswith("multipart/form-data; boundary=")
+    assert first.count(CONTENT) == 1
+    assert b'name="supersede"\r\n\r\ntrue\r\n' in first
+    assert b'name="file"; filename="mxt_gain_v1.fits"' in first
