@@ -32,6 +32,7 @@ COMMANDS = {
         "from pipeline_bricks.registry import bricks; bricks()",
     ],
     "pipeline-bricks list": [str(BIN / "pipeline-bricks"), "list"],
+    "pipeline-bricks list --parameters": [str(BIN / "pipeline-bricks"), "list", "--parameters"],
     "pipeline-bricks --help": [str(BIN / "pipeline-bricks"), "--help"],
     "caldbio --help": [str(BIN / "caldbio"), "--help"],
 }
@@ -54,11 +55,11 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{platform.python_implementation()} {platform.python_version()}, {args.repeats} runs")
     medians = {}
-    print(f"{'command':32} {'median s':>9} {'best s':>8}")
+    print(f"{'command':34} {'median s':>9} {'best s':>8}")
     for name, command in COMMANDS.items():
         times = wall_times(command, args.repeats)
         medians[name] = statistics.median(times)
-        print(f"{name:32} {medians[name]:9.3f} {min(times):8.3f}")
+        print(f"{name:34} {medians[name]:9.3f} {min(times):8.3f}")
     before = medians["import every brick (before)"]
     listing = medians["pipeline-bricks list"]
     print(f"pipeline-bricks list / every brick imported: {listing / before:.2f}")

@@ -1,7 +1,7 @@
 """Every brick the ``pipeline-bricks`` command knows, by name.
 
-:data:`CATALOGUE` describes each brick (summary, inputs, calibration codenames) and where
-its class lives, so ``pipeline-bricks list`` and ``--help`` answer without importing the
+:data:`CATALOGUE` describes each brick (summary, inputs, calibration codenames, parameters)
+and where its class lives, so ``pipeline-bricks list`` and ``--help`` answer without importing the
 science modules (numpy, scipy, astropy). Bricks register themselves with :func:`register`
 when their module is imported, which checks that the class agrees with its catalogue entry;
 :func:`bricks` imports the packages that hold them.
@@ -12,6 +12,9 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from pipeline_bricks.mxt import parameters as mxt
+from pipeline_bricks.parameters import Parameter
 
 if TYPE_CHECKING:
     from pipeline_bricks.framework.brick import Brick
@@ -28,6 +31,7 @@ class BrickInfo:
     description: str
     inputs: tuple[str, ...]
     codenames: tuple[str, ...]  # calibration it needs
+    parameters: tuple[Parameter, ...] = ()  # declared in a light module (mxt/parameters.py)
 
 
 _MXT = "pipeline_bricks.mxt.bricks"
@@ -37,34 +41,35 @@ CATALOGUE: dict[str, BrickInfo] = {
         BrickInfo(
             "mxt-calibrate", f"{_MXT}.calibrate",
             "patterns, per-column gain/offset, CTI, PHA -> PI and ENERGY",
-            ("events",), ("GAIN", "CTI", "BADPIX", "EVTTHR"),
+            ("events",), ("GAIN", "CTI", "BADPIX", "EVTTHR"), mxt.CALIBRATE,
         ),
         BrickInfo(
             "mxt-coordinates", f"{_MXT}.coordinates",
             "RAW -> DET -> SKY X/Y and RA/Dec with the TELDEF and the attitude",
-            ("events", "attitude"), ("TELDEF",),
+            ("events", "attitude"), ("TELDEF",), mxt.COORDINATES,
         ),
         BrickInfo(
             "mxt-screen", f"{_MXT}.screen",
             "GTIs from attitude/SAA, bad/hot/flickering pixels, pattern and energy cuts",
-            ("events", "attitude"), ("BADPIX",),
+            ("events", "attitude"), ("BADPIX",), mxt.SCREEN,
         ),
         BrickInfo(
             "mxt-detect", f"{_MXT}.detect",
             "source detection: PSF histogram fit, then joint Cash ML fit, RA/Dec list",
-            ("events", "attitude"), ("PSF", "TELDEF", "BADPIX"),
+            ("events", "attitude"), ("PSF", "TELDEF", "BADPIX"), mxt.DETECT,
         ),
         BrickInfo(
             "mxt-products", f"{_MXT}.products",
             "image, exposure map, OGIP spectra and light curves, PNG previews",
             ("events", "attitude", "srclist"),
-            ("TELDEF", "BADPIX", "PSF", "VIGNET", "SPECRESP", "MATRIX"),
+            ("TELDEF", "BADPIX", "PSF", "VIGNET", "SPECRESP", "MATRIX"), mxt.PRODUCTS,
         ),
         BrickInfo(
             "mxt-pipeline", f"{_MXT}.pipeline",
             "the MXT chain: calibrate, coordinates, screen, detect, products",
             ("events", "attitude"),
             ("GAIN", "CTI", "BADPIX", "EVTTHR", "TELDEF", "PSF", "VIGNET", "SPECRESP", "MATRIX"),
+            mxt.PIPELINE,
         ),
     )
 }  # fmt: skip
@@ -83,8 +88,9 @@ def register(brick: type[Brick]) -> type[Brick]:
     """
     info = CATALOGUE.get(brick.name)
     declared = BrickInfo(
-        brick.name, brick.__module__, brick.description, tuple(brick.inputs), tuple(brick.codenames)
-    )
+        brick.name, brick.__module__, brick.description, tuple(brick.inputs),
+        tuple(brick.codenames), tuple(brick.parameters),
+    )  # fmt: skip
     if info != declared:
         raise ValueError(f"brick {brick.name!r} is {declared}, its catalogue entry is {info}")
     if brick.name in BRICKS and BRICKS[brick.name] is not brick:

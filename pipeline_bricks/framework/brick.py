@@ -21,6 +21,7 @@ from pipeline_bricks.framework.calibration import (
 )
 from pipeline_bricks.framework.errors import BrickError, NoData
 from pipeline_bricks.framework.runtime import RuntimeData
+from pipeline_bricks.parameters import Parameter, Value
 
 __all__ = ["Brick", "BrickContext", "BrickError", "NoData"]
 
@@ -31,6 +32,8 @@ class BrickContext:
 
     runtime: RuntimeData
     calibration: CalibrationProvider
+    # The checked parameters (pipeline_bricks.parameters.resolve_parameters), defaults filled.
+    parameters: dict[str, Value] = field(default_factory=dict)
     outputs: dict[str, list[str]] = field(default_factory=dict)
     messages: list[dict[str, str]] = field(default_factory=list)
     results: dict[str, Any] = field(default_factory=dict)
@@ -58,9 +61,23 @@ class BrickContext:
             raise BrickError(f"the '{name}' input {paths[0]} does not exist")
         return paths[0]
 
-    def parameter(self, name: str, default: Any) -> Any:
-        """A brick parameter from runtime_data.json, else ``default``."""
-        return self.runtime.parameters.get(name, default)
+    def parameter(self, name: str) -> Any:
+        """The checked value of the brick's parameter ``name``: the job's, else the default.
+
+        A number is a float, a whole number an int, a pair a tuple; None is a default the
+        brick works out from its inputs (``Parameter.default_text``).
+
+        Raises
+        ------
+        LookupError
+            If the brick did not declare ``name`` (a programming error, not the job's).
+        """
+        try:
+            return self.parameters[name]
+        except KeyError:
+            raise LookupError(
+                f"the brick reads parameter {name!r}, which it does not declare"
+            ) from None
 
     def calibrate(self, codename: str, *, date: str, **selection: str) -> CalibrationFile:
         """A calibration dataset (CalDB or local override), recorded as used."""
@@ -82,11 +99,12 @@ class BrickContext:
     def stage(self, inputs: dict[str, list[Path]]) -> BrickContext:
         """A context for one brick of a chain run by this one, on ``inputs``.
 
-        It shares the calibration (asked once, recorded once), the outputs and the
-        messages; its results are its own (the chain files them under the brick's name).
+        It shares the calibration (asked once, recorded once), the parameters (the chain
+        declares those of its bricks), the outputs and the messages; its results are its
+        own (the chain files them under the brick's name).
         """
         runtime = replace(self.runtime, inputs=inputs)
-        return BrickContext(runtime, self.calibration, self.outputs, self.messages)
+        return BrickContext(runtime, self.calibration, self.parameters, self.outputs, self.messages)
 
     def write_fits(self, hdus: fits.HDUList, name: str, kind: str) -> Path:
         """Write an output FITS file recording the calibration used; register it as ``kind``."""
@@ -121,6 +139,8 @@ class Brick(ABC):
     description: ClassVar[str]
     inputs: ClassVar[tuple[str, ...]] = ()
     codenames: ClassVar[tuple[str, ...]] = ()  # calibration it needs (overridable locally)
+    # Every parameter it reads (checked before run; see pipeline_bricks.parameters).
+    parameters: ClassVar[tuple[Parameter, ...]] = ()
 
     @abstractmethod
     def run(self, context: BrickContext) -> None:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from astropy.io import fits
 
+from caldb_common.digest import sha256_of
 from caldbio import CaDBIO, CaDBIOError, TransportError
-from caldbio.cache import sha256_of
 from pipeline_bricks.framework.errors import BrickError
 from pipeline_bricks.framework.runtime import RuntimeData
 
@@ -79,12 +79,20 @@ def _extension_of(path: Path, codename: str) -> int:
     return 1
 
 
+class _Selection(TypedDict):
+    """The search arguments beside the codename and date (``-`` stands for any)."""
+
+    detector: str
+    filter: str
+    expr: str
+
+
 @dataclass(frozen=True)
 class _Request:
     codename: str
     date: str
     instrument: str
-    selection: dict[str, str]  # detector, filter, expr
+    selection: _Selection
 
 
 class CalibrationProvider:
@@ -134,7 +142,7 @@ class CalibrationProvider:
             instrument or self.runtime.target["instrument"],
             {"detector": detector, "filter": filter, "expr": expr},
         )
-        key = (request.codename, request.date, request.instrument, *request.selection.values())
+        key = (request.codename, request.date, request.instrument, detector, filter, expr)
         if key not in self._answers:  # bricks of one chain ask once per dataset
             if request.codename in self._overrides:
                 self._answers[key] = self._local(request.codename)

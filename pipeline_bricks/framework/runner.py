@@ -1,8 +1,9 @@
 """Running a brick on a runtime_data.json and always leaving a processing_status.json.
 
 The status the scheduler acts on: ``SUCCESS``; ``NO_DATA`` (nothing to process); ``FAILED``
-with a message — for an invalid runtime_data.json, a missing input, an unreachable CalDB
-or a missing calibration. An unexpected exception is also ``FAILED``, with its type and
+with a message — for an invalid runtime_data.json, an unknown or ill-typed parameter (checked
+against the brick's declaration before it runs), a missing input, an unreachable CalDB or a
+missing calibration. An unexpected exception is also ``FAILED``, with its type and
 message, and the traceback goes to the log only.
 """
 
@@ -10,16 +11,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from caldb_common.atomic import write_text_atomically
 from pipeline_bricks.framework.brick import Brick, BrickContext
 from pipeline_bricks.framework.calibration import CalibrationProvider
 from pipeline_bricks.framework.errors import BrickError, NoData
-from pipeline_bricks.framework.runtime import load_runtime_data
+from pipeline_bricks.framework.runtime import RuntimeData, load_runtime_data
+from pipeline_bricks.parameters import ParameterError, Value, resolve_parameters
 
 __all__ = ["STATUS_FILE", "run_brick"]
 
@@ -34,10 +35,7 @@ def _now() -> str:
 def _write_status(directory: Path, document: dict[str, Any]) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / STATUS_FILE
-    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-status-")
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=2)
-    Path(temporary).replace(path)  # the scheduler never reads half a status
+    write_text_atomically(path, json.dumps(document, indent=2))  # never half a status
     return path
 
 
@@ -50,6 +48,17 @@ def _prepare(
     if runtime.brick != name:
         raise BrickError(f"runtime_data.json is for {runtime.brick!r}, not {name!r}")
     return BrickContext(runtime, CalibrationProvider(runtime, cache_dir=cache_dir))
+
+
+def _checked_parameters(brick: type[Brick], runtime: RuntimeData) -> dict[str, Value]:
+    """The job's parameters checked against the brick's declaration, defaults filled in.
+
+    A misspelt name is refused rather than leaving the default silently in force.
+    """
+    try:
+        return resolve_parameters(brick.name, brick.parameters, runtime.parameters, brick.codenames)
+    except ParameterError as error:
+        raise BrickError(str(error)) from None
 
 
 def run_brick(
@@ -68,6 +77,7 @@ def run_brick(
     try:
         context = _prepare(bricks, name, runtime_path, cache_dir)
         status_dir = context.runtime.output_dir
+        context.parameters = _checked_parameters(bricks[name], context.runtime)
         bricks[name]().run(context)
         status = "SUCCESS"
     except NoData as reason:

@@ -164,10 +164,10 @@ def read_badpix(path: Path, extension: int = 1) -> BadPixels:
     """The BADPIX table (columns RAWX, RAWY, YEXTENT, TYPE)."""
     where = f"{path.name}[{extension}]"
     _, data = _hdu(path, extension)
-    table = BadPixels(
-        *(_column(data, name, where).astype(np.int64) for name in ("RAWX", "RAWY", "YEXTENT")),
-        type=_column(data, "TYPE", where).astype(np.int64),
+    rawx, rawy, yextent = (
+        _column(data, name, where).astype(np.int64) for name in ("RAWX", "RAWY", "YEXTENT")
     )
+    table = BadPixels(rawx, rawy, yextent, type=_column(data, "TYPE", where).astype(np.int64))
     try:
         table.mask()
     except ValueError as error:

@@ -24,9 +24,6 @@ from typing import Any, Literal
 import numpy as np
 
 # Teldef fields read from the keyword of the same name (upper case), required or defaulted.
-_REQUIRED = "OPTAXISX OPTAXISY DET_XSCL DET_YSCL FOCALLEN SKY_XCEN SKY_YCEN SKY_XSCL SKY_YSCL"
-_SIZES = {"RAW_XSIZ": 256, "RAW_YSIZ": 256, "RAWXPIX1": 1, "RAWYPIX1": 1}
-_SIZES |= {"SKY_XSIZ": 512, "SKY_YSIZ": 512}
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,6 +90,9 @@ class Teldef:
                 raise KeyError(f"TELDEF keyword {key} is missing")
             return float(header[key])
 
+        def size(key: str, default: int) -> int:
+            return int(header.get(key, default))
+
         if int(header.get("SEG_NUM", 1)) != 1:
             raise ValueError("only one readout segment (SEG_NUM = 1) is supported")
         alignm = np.array([[get(f"ALIGNM{i}{j}") for j in (1, 2, 3)] for i in (1, 2, 3)])
@@ -105,10 +105,23 @@ class Teldef:
         return cls(
             coe_x=(get("COE_X0_A"), get("COE_X0_B"), get("COE_X0_C")),
             coe_y=(get("COE_Y0_A"), get("COE_Y0_B"), get("COE_Y0_C")),
+            optaxisx=get("OPTAXISX"),
+            optaxisy=get("OPTAXISY"),
+            det_xscl=get("DET_XSCL"),
+            det_yscl=get("DET_YSCL"),
+            focallen=get("FOCALLEN"),
             alignm=alignm,
+            sky_xcen=get("SKY_XCEN"),
+            sky_ycen=get("SKY_YCEN"),
+            sky_xscl=get("SKY_XSCL"),
+            sky_yscl=get("SKY_YSCL"),
             imageinv=bool(imageinv),
-            **{key.lower(): get(key) for key in _REQUIRED.split()},
-            **{key.lower(): int(header.get(key, value)) for key, value in _SIZES.items()},
+            raw_xsiz=size("RAW_XSIZ", 256),
+            raw_ysiz=size("RAW_YSIZ", 256),
+            rawxpix1=size("RAWXPIX1", 1),
+            rawypix1=size("RAWYPIX1", 1),
+            sky_xsiz=size("SKY_XSIZ", 512),
+            sky_ysiz=size("SKY_YSIZ", 512),
         )
 
 

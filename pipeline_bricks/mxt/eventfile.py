@@ -243,8 +243,14 @@ def read_attitude(path: Path) -> Attitude:
         missing = [n for n in ("TIME", "RA", "DEC", "ROLL", "SETTLED", "IN_SAA") if n not in names]
         if missing:
             raise BrickError(f"the attitude file {path.name} lacks {', '.join(missing)}")
+        time, ra, dec, roll = (
+            np.array(data[n], dtype=np.float64) for n in ("TIME", "RA", "DEC", "ROLL")
+        )
         attitude = Attitude(
-            *(np.array(data[n], dtype=np.float64) for n in ("TIME", "RA", "DEC", "ROLL")),
+            time,
+            ra,
+            dec,
+            roll,
             settled=np.array(data["SETTLED"], dtype=bool),
             in_saa=np.array(data["IN_SAA"], dtype=bool),
         )

@@ -275,7 +275,7 @@ def screen_events(
     pat = np.asarray(pattern, np.int64).ravel()
     e = np.asarray(energy, float).ravel()
     shape = CCD_SHAPE if bad_mask is None else np.shape(bad_mask)
-    index = _pixel_index(rawx, rawy, shape)  # type: ignore[arg-type]
+    index = _pixel_index(rawx, rawy, shape)
     if not (t.shape == pat.shape == e.shape == index.shape):
         raise ValueError("event columns differ in length")
     bits = np.zeros(t.size, np.int16) if status is None else np.array(status, np.int16).ravel()

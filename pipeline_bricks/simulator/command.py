@@ -17,6 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from caldb_common.console import help_summary, report_failure
+from pipeline_bricks.cli import offer_completion
 from pipeline_bricks.framework.errors import BrickError
 from pipeline_bricks.simulator.calibration import (
     CODENAMES,
@@ -35,8 +37,9 @@ from pipeline_bricks.simulator.writer import (
     write_json,
 )
 
-__all__ = ["add_arguments", "main", "run_simulate"]
+__all__ = ["add_arguments", "main", "parser", "run_simulate"]
 
+DESCRIPTION = help_summary(__doc__)
 DEFAULT_CALDB_URL = "http://127.0.0.1:5000"
 POINTING_OFFSET_DEG = 5.0 / 60.0  # default: the source 5 arcmin north of the pointing
 _OBS_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
@@ -195,12 +198,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="length of a flickering burst [frames]")  # fmt: skip
     noise.add_argument("--cloud-sigma-um", type=_number(0), default=5.0,
                        help="charge cloud sigma [um] (mean of the exponential model)")  # fmt: skip
-    noise.add_argument("--cloud-model", choices=("exponential", "fixed"), default="exponential")
+    noise.add_argument("--cloud-model", choices=("exponential", "fixed"), default="exponential",
+                       help="sigma varies from photon to photon, or is one for all")  # fmt: skip
     run = parser.add_argument_group("run")
-    run.add_argument("--seed", type=_count, default=1)
+    run.add_argument("--seed", type=_count, default=1, help="same seed, same events")
     run.add_argument("--out", type=Path, required=True, help="output directory")
-    run.add_argument("--burst-id", type=_pattern(_BURST_ID, "sbYYMMDDNN"))
-    run.add_argument("--obs-id", type=_pattern(_OBS_ID, "1-40 of [A-Za-z0-9_-]"))
+    run.add_argument("--burst-id", type=_pattern(_BURST_ID, "sbYYMMDDNN"),
+                     help="sbYYMMDDNN (default: sb<date of --date>01)")  # fmt: skip
+    run.add_argument("--obs-id", type=_pattern(_OBS_ID, "1-40 of [A-Za-z0-9_-]"),
+                     help="observation id, names the files (default: the burst id)")  # fmt: skip
     run.add_argument("--calibration", type=_override, action="append", default=[],
                      metavar="CODENAME=PATH", help="local file instead of the CalDB")  # fmt: skip
     run.add_argument("--caldb-url", help=f"default $CALDB_URL or {DEFAULT_CALDB_URL}")
@@ -306,20 +312,25 @@ def run_simulate(args: argparse.Namespace) -> int:
     try:
         print(_simulate(args))
     except BrickError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        return report_failure(error, 1)
     except OSError as error:
         where = f" {error.filename}" if error.filename else ""
-        print(f"error: cannot write{where}: {error.strerror or error}", file=sys.stderr)
-        return 1
+        return report_failure(f"cannot write{where}: {error.strerror or error}", 1)
     return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The parser of the command on its own (``mxt-simulate``)."""
+    command = argparse.ArgumentParser(prog="mxt-simulate", description=DESCRIPTION)
+    add_arguments(command)
+    return command
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The command on its own (``mxt-simulate``); returns the exit code."""
-    parser = argparse.ArgumentParser(prog="mxt-simulate", description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    return run_simulate(parser.parse_args(argv))
+    command = parser()
+    offer_completion(command)
+    return run_simulate(command.parse_args(argv))
 
 
 def run() -> None:

@@ -246,7 +246,8 @@ def _nominal_pixels(
     for ra_deg, dec_deg, _ in sources:
         nominal = radec_to_det(ra_deg, dec_deg, cal.teldef, *config.pointing)
         if np.all(np.isfinite(nominal)):
-            pixels.append(tuple(float(v) for v in det_to_raw(*nominal, cal.teldef)[:2]))
+            rawx, rawy, _ = det_to_raw(*nominal, cal.teldef)
+            pixels.append((float(rawx), float(rawy)))
     return pixels
 
 
@@ -311,8 +312,9 @@ def simulate(config: SimulationConfig, cal: SimulatorCalibration) -> SimulatedOb
     origin = np.concatenate([origin[kept], np.full(noise_frame.size, ORIGIN_NOISE, np.int8)])
     key = (frame * 257 + rawy) * 257 + rawx
     _, first = np.unique(key, return_index=True)  # sorted by frame, RAWY, RAWX
-    frame, rawx, rawy, phas, origin = (a[first] for a in (frame, rawx, rawy, phas, origin))
-    time = tstart + frame * frame_time + 0.5 * frame_time
+    frame, rawx, rawy = frame[first], rawx[first], rawy[first]
+    phas, origin = phas[first], origin[first]
+    time = np.asarray(tstart + frame * frame_time + 0.5 * frame_time, dtype=np.float64)
     saa = in_intervals(time - tstart, config.saa_s)
     events = {
         name: int(np.count_nonzero(origin == code))

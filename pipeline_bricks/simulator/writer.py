@@ -1,13 +1,13 @@
 """The simulator's files: L1 event list, attitude file (docs/event_formats.md), JSON files.
 
-Every file is written to a temporary name in the output directory and renamed, so a
-failed run never leaves half a file under the final name.
+Every file is written to a temporary name in the output directory and renamed
+(:mod:`caldb_common.atomic`), so a failed run never leaves half a file under the final name.
+They are not flushed to disk one by one: a run cut by a crash is simply run again.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from astropy.io import fits
 
+from caldb_common.atomic import atomic_writer, write_text_atomically
 from pipeline_bricks.framework.calibration import CalibrationUsed, record_in_header
 from pipeline_bricks.simulator.attitude import AttitudeTable
 from pipeline_bricks.simulator.mission_time import MJDREFF, MJDREFI, from_mission_time
@@ -100,12 +101,8 @@ def _update(header: fits.Header, cards: list[tuple[str, Any, str]]) -> None:
 
 
 def _write_fits(hdus: fits.HDUList, path: Path) -> None:
-    temporary = path.with_name(f".{path.name}.part")
-    try:
-        hdus.writeto(temporary, overwrite=True, checksum=True)
-        temporary.replace(path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with atomic_writer(path, durable=False) as stream:
+        hdus.writeto(stream, checksum=True)
 
 
 def write_events(  # noqa: PLR0917 (the event columns read best positionally)
@@ -222,17 +219,8 @@ def write_json(path: Path, document: dict[str, Any], *, private: bool = False) -
     """Write ``document`` as indented JSON (temporary file, then rename).
 
     ``private`` files (a ``runtime_data.json`` holds a bearer token) are created readable by
-    their owner only (0600) from the start, not narrowed after being written.
+    their owner only (0600) from the start, not narrowed after being written; the others
+    get a new file's usual mode (0666 less the umask), like the FITS files beside them.
     """
-    temporary = path.with_name(f".{path.name}.part")
-    temporary.unlink(missing_ok=True)  # O_CREAT keeps the mode of a file left by a crash
     text = json.dumps(document, indent=2, allow_nan=False) + "\n"
-    try:
-        descriptor = os.open(
-            temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o644
-        )
-        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        temporary.replace(path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    write_text_atomically(path, text, mode=0o600 if private else None, durable=False)

@@ -34,7 +34,9 @@ def _run(*argv):
     return json.loads(result.stdout.splitlines()[-1])
 
 
-@pytest.mark.parametrize("argv", [["list"], ["--help"], ["run", "--help"]])
+@pytest.mark.parametrize(
+    "argv", [["list"], ["list", "--parameters"], ["--help"], ["run", "--help"]]
+)
 def test_list_and_help_import_no_science_module(argv):
     report = _run(*argv)
     assert report["code"] == 0
@@ -55,8 +57,9 @@ def test_the_catalogue_describes_the_brick_classes():
     assert set(classes) == set(CATALOGUE)
     for name, brick in classes.items():
         assert CATALOGUE[name] == BrickInfo(
-            name, brick.__module__, brick.description, brick.inputs, brick.codenames
-        )
+            name, brick.__module__, brick.description, brick.inputs, brick.codenames,
+            brick.parameters,
+        )  # fmt: skip
 
 
 def test_a_brick_disagreeing_with_its_catalogue_entry_is_refused():
@@ -64,3 +67,34 @@ def test_a_brick_disagreeing_with_its_catalogue_entry_is_refused():
     changed = type("Changed", (detect,), {"codenames": ("PSF",), "__module__": detect.__module__})
     with pytest.raises(ValueError, match="catalogue entry"):
         register(changed)
+
+
+def test_a_brick_disagreeing_with_its_catalogue_parameters_is_refused():
+    detect = bricks()["mxt-detect"]
+    fewer = detect.parameters[1:]
+    changed = type("Changed", (detect,), {"parameters": fewer, "__module__": detect.__module__})
+    with pytest.raises(ValueError, match="catalogue entry"):
+        register(changed)
+
+
+def test_list_parameters_prints_every_declared_parameter_in_aligned_columns():
+    out = _run("list", "--parameters")["out"]
+    lines = out.splitlines()
+    for info in CATALOGUE.values():
+        block = lines[lines.index(f"{info.name:18} {info.description}") :]
+        rows = [
+            line for line in block[2:] if line.startswith("  ") and not line.startswith(" " * 6)
+        ]
+        heading, *parameters = rows[: len(info.parameters) + 1]
+        assert heading.split() == ["parameter", "type", "unit", "default", "allowed"]
+        for line, parameter in zip(parameters, info.parameters, strict=True):
+            name, kind, unit, default, allowed, meaning = parameter.cells()
+            assert line.split(maxsplit=1)[0] == name
+            # Every column starts where its heading does.
+            for cell, title in zip(
+                (kind, unit, default, allowed), heading.split()[1:], strict=True
+            ):
+                assert line[heading.index(title) :].startswith(cell), (line, cell)
+            assert lines[lines.index(line) + 1] == f"      {meaning}"
+    assert "Every brick also takes calibration:" in lines[-1]
+    assert "split_threshold_adu" not in _run("list")["out"]  # only when asked

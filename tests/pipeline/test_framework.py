@@ -18,6 +18,7 @@ from caldb_common.resources import schema_path
 from caldb_server.cli import main as caldb_server
 from pipeline_bricks.framework import Brick, BrickContext, NoData
 from pipeline_bricks.framework.runner import STATUS_FILE, run_brick
+from pipeline_bricks.parameters import Parameter
 
 PROGRAM = Path(sys.executable).parent / "pipeline-bricks"
 STATUS_SCHEMA = json.loads(schema_path("processing_status.schema.json").read_text())
@@ -30,12 +31,16 @@ class GainTable(Brick):
     description = "copy the GAIN table"
     inputs = ("events",)
     codenames = ("GAIN",)
+    parameters = (
+        Parameter("no_data", "boolean", "", False, "end with NO_DATA"),
+        Parameter("date", "text", "", "2025-07-01T00:00:00", "observation date (UTC)"),
+    )
 
     def run(self, context: BrickContext) -> None:
         context.input("events")
-        if context.parameter("no_data", False):
+        if context.parameter("no_data"):
             raise NoData("no event in the GTIs")
-        gain = context.calibrate("GAIN", date=context.parameter("date", "2025-07-01T00:00:00"))
+        gain = context.calibrate("GAIN", date=context.parameter("date"))
         with fits.open(gain.path) as hdus:
             table = fits.BinTableHDU(hdus[gain.extension].data, name="GAIN")
         context.write_fits(fits.HDUList([fits.PrimaryHDU(), table]), "gain_copy.fits", "tables")

@@ -105,9 +105,14 @@ def test_an_unusable_event_list_fails_clearly(demo_caldb, tmp_path, brick, drop,
 @pytest.mark.parametrize(
     ("parameters", "message"),
     [
-        ({"energy_band_kev": "25"}, "energy_band_kev must be a pair of numbers"),  # not 2-5 keV
-        ({"energy_band_kev": [5, 2]}, "energy_band_kev must be increasing"),
-        ({"patterns": [0, True]}, "patterns must be a pair of numbers"),
+        ({"energy_band_kev": "25"}, "energy_band_kev must be a list of two numbers"),  # not 2-5
+        (
+            {"energy_band_kev": [5, 2]},
+            "energy_band_kev must be a list of two numbers (each >= 0, first < second), not [5, 2]",
+        ),
+        ({"patterns": [0, True]}, "patterns must be a list of two whole numbers"),
+        ({"patterns": [0, 13]}, "patterns must be a list of two whole numbers (each in [0, 12]"),
+        ({"min_gti": 2}, "unknown parameter 'min_gti' for mxt-pipeline; did you mean 'min_gti_s'?"),
         ({"min_gti_s": "long"}, "parameter min_gti_s must be a number"),
         ({"hot_pixel_probability": 0}, "parameter hot_pixel_probability must be a number"),
         ({"seed": 1.5}, "parameter seed must be a whole number"),

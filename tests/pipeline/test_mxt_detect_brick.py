@@ -185,7 +185,7 @@ def test_an_event_list_without_det_coordinates_fails_clearly(grb):
 @pytest.mark.parametrize(
     ("parameters", "message"),
     [
-        ({"detml_min": "x"}, "parameter detml_min must be a number in [0.0, inf], not 'x'"),
+        ({"detml_min": "x"}, "parameter detml_min must be a number >= 0, not 'x'"),
         ({"detml_min": -1}, "parameter detml_min must be a number"),
         ({"detml_min": True}, "parameter detml_min must be a number"),
         ({"max_sources": 0}, "parameter max_sources must be a whole number in [1, 50], not 0"),

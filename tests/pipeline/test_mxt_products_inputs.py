@@ -16,6 +16,8 @@ from tests.pipeline.products_job import pipeline_status, products_inputs, simula
 from tests.pipeline.simulation import truth_of
 
 SOURCE_KINDS = {"spectrum", "arf", "response", "lightcurve"}
+RADII = "parameter background_radii_arcmin must be a list of two numbers"
+RADEC = "parameter source_radec must be a list of two numbers"
 
 
 @pytest.fixture(scope="module")
@@ -77,20 +79,21 @@ def test_without_a_source_the_products_are_the_image_and_exposure_map(grb):
     ("parameters", "message"),
     [
         ({"source_radius_arcmin": 12.0}, "0 < source radius <= background inner < outer"),
-        ({"source_radius_arcmin": 0}, "0 < source radius <= background inner < outer"),
-        ({"source_radius_arcmin": "wide"}, "source_radius_arcmin (a number)"),
-        ({"background_radii_arcmin": [20.0, 10.0]}, "background inner < outer"),
-        ({"background_radii_arcmin": [10.0, 90.0]}, "outer <= 60"),
-        ({"background_radii_arcmin": [10.0]}, "background_radii_arcmin (two numbers)"),
-        ({"background_radii_arcmin": [10, 20, 30]}, "background_radii_arcmin (two numbers)"),
-        ({"background_radii_arcmin": 15}, "background_radii_arcmin (two numbers)"),
-        ({"background_radii_arcmin": "78"}, "background_radii_arcmin (two numbers)"),
-        ({"source_radec": [400.0, 45.0]}, "source_radec is not a sky position"),
-        ({"source_radec": [204.0, 95.0]}, "source_radec is not a sky position"),
-        ({"source_radec": [204.0]}, "source_radec must be [ra, dec] in deg"),
-        ({"source_radec": "12"}, "source_radec must be [ra, dec] in deg"),
-        ({"source_radec": {"ra": 1, "dec": 2}}, "source_radec must be [ra, dec] in deg"),
-        ({"lightcurve_snr": 0}, "parameter lightcurve_snr must be a number in [1.0, 100.0]"),
+        ({"source_radius_arcmin": 0}, "source_radius_arcmin must be a number in (0, 60], not 0"),
+        ({"source_radius_arcmin": "wide"}, "source_radius_arcmin must be a number in (0, 60]"),
+        ({"background_radii_arcmin": [20.0, 10.0]}, f"{RADII} (each in (0, 60], first < second)"),
+        ({"background_radii_arcmin": [10.0, 90.0]}, f"{RADII} (each in (0, 60], first < second)"),
+        ({"background_radii_arcmin": [10.0]}, RADII),
+        ({"background_radii_arcmin": [10, 20, 30]}, RADII),
+        ({"background_radii_arcmin": 15}, RADII),
+        ({"background_radii_arcmin": "78"}, RADII),
+        ({"source_radec": [400.0, 45.0]}, f"{RADEC} (first in [0, 360), second in [-90, 90])"),
+        ({"source_radec": [204.0, 95.0]}, RADEC),
+        ({"source_radec": [204.0]}, RADEC),
+        ({"source_radec": "12"}, RADEC),
+        ({"source_radec": {"ra": 1, "dec": 2}}, RADEC),
+        ({"source_radec": [204.0, None]}, RADEC),
+        ({"lightcurve_snr": 0}, "parameter lightcurve_snr must be a number in [1, 100], not 0"),
         ({"lightcurve_snr": "x"}, "parameter lightcurve_snr must be a number"),
         ({"bayesian_blocks_p0": 0.9}, "parameter bayesian_blocks_p0 must be a number"),
         ({"vignetting_energy_kev": 0}, "parameter vignetting_energy_kev must be a number"),

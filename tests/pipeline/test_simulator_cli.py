@@ -126,15 +126,17 @@ def test_success_prints_one_summary_line(demo_caldb, caldb_cache, tmp_path, caps
 
 def test_private_json_is_created_private_even_over_a_crashed_write(tmp_path):
     path = tmp_path / "runtime_data.json"
-    leftover = tmp_path / ".runtime_data.json.part"  # a write killed before its rename
+    path.write_text("{}")
+    path.chmod(0o644)  # an earlier copy, readable by others
+    leftover = tmp_path / ".tmp-runtime_data.json.0123456789ab"  # a write killed mid-way
     leftover.write_text("{")
     leftover.chmod(0o644)
     write_json(path, {"caldb": {"token": "secret"}}, private=True)
     assert path.stat().st_mode & 0o777 == 0o600
     assert json.loads(path.read_text()) == {"caldb": {"token": "secret"}}
-    assert not leftover.exists()
+    assert leftover.read_text() == "{"  # never written through
     write_json(tmp_path / "truth.json", {"counts": {}})  # not private: the usual mode
-    assert (tmp_path / "truth.json").stat().st_mode & 0o777 == 0o644 & ~current_umask()
+    assert (tmp_path / "truth.json").stat().st_mode & 0o777 == 0o666 & ~current_umask()
 
 
 def current_umask() -> int:

@@ -14,6 +14,7 @@ from pipeline_bricks.mxt.bricks.common import (
     write_events,
 )
 from pipeline_bricks.mxt.calibrate import calibrate_events
+from pipeline_bricks.mxt.parameters import CALIBRATE
 from pipeline_bricks.mxt.patterns import BOX_DX, BOX_DY, N_COLUMNS
 from pipeline_bricks.registry import register
 
@@ -64,6 +65,7 @@ class MxtCalibrate(Brick):
     description = "patterns, per-column gain/offset, CTI, PHA -> PI and ENERGY"
     inputs = ("events",)
     codenames = ("GAIN", "CTI", "BADPIX", "EVTTHR")
+    parameters = CALIBRATE
 
     def run(self, context: BrickContext) -> None:
         """Add PHA, PATTERN, MULTIPLICITY, ENERGY, PI (and STATUS bits) to the events."""
@@ -112,7 +114,7 @@ class MxtCalibrate(Brick):
     @staticmethod
     def _split_threshold(context: BrickContext, header: object, date: str) -> float:
         """SPLTHR: a parameter, else the event-list header, else the onboard EVTTHR upload."""
-        value = context.parameter("split_threshold_adu", None)
+        value = context.parameter("split_threshold_adu")  # checked: in (0, 4096)
         if value is None and "SPLTHR" in header:  # type: ignore[operator]
             value = header["SPLTHR"]  # type: ignore[index]
         if value is None:

@@ -22,12 +22,8 @@ from pipeline_bricks.mxt.sky import event_sky_wcs
 __all__ = [
     "dead_pixel_mask",
     "events_sky_wcs",
-    "float_parameter",
-    "int_parameter",
-    "json_number",
     "load_calibration",
     "load_events",
-    "number_pair",
     "observation_date",
     "observation_keywords",
     "output_name",
@@ -119,62 +115,6 @@ def observation_keywords(events: EventList) -> fits.Header:
                 header[key] = (source[key], source.comments[key])
                 break
     return header
-
-
-def json_number(value: object) -> float | None:
-    """``value`` as a finite number, or None: JSON numbers only (no text, no true/false)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        return None
-    number = float(value)
-    return number if np.isfinite(number) else None
-
-
-def float_parameter(
-    context: BrickContext, name: str, default: float, *, minimum: float, maximum: float = np.inf
-) -> float:
-    """Number parameter ``name`` of the job, checked to lie in ``[minimum, maximum]``.
-
-    Raises
-    ------
-    BrickError
-        If the value is not a finite number in range.
-    """
-    value = context.parameter(name, default)
-    number = json_number(value)
-    if number is None or not minimum <= number <= maximum:
-        bounds = f"[{minimum}, {maximum}]"
-        raise BrickError(f"parameter {name} must be a number in {bounds}, not {value!r}")
-    return number
-
-
-def int_parameter(
-    context: BrickContext, name: str, default: int, *, minimum: int, maximum: int
-) -> int:
-    """Whole-number parameter ``name`` of the job, checked to lie in ``[minimum, maximum]``.
-
-    Raises
-    ------
-    BrickError
-        If the value is not a whole number in range (``2.5`` is refused, not truncated).
-    """
-    value = context.parameter(name, default)
-    number = json_number(value)
-    if number is None or number != int(number) or not minimum <= number <= maximum:
-        raise BrickError(
-            f"parameter {name} must be a whole number in [{minimum}, {maximum}], not {value!r}"
-        )
-    return int(number)
-
-
-def number_pair(value: object) -> tuple[float, float] | None:
-    """``value`` as two finite numbers (a JSON list of two), or None if it is not that.
-
-    A string is not a pair: ``"78"`` is not ``(7.0, 8.0)``; nor is a boolean a number.
-    """
-    if not isinstance(value, list | tuple) or len(value) != 2:
-        return None
-    first, second = (json_number(v) for v in value)
-    return None if first is None or second is None else (first, second)
 
 
 def events_sky_wcs(events: EventList) -> WCS:

@@ -8,7 +8,6 @@ from pipeline_bricks.framework.brick import Brick, BrickContext
 from pipeline_bricks.framework.errors import BrickError, NoData
 from pipeline_bricks.mxt import caldata
 from pipeline_bricks.mxt.bricks.common import (
-    int_parameter,
     load_calibration,
     load_events,
     observation_date,
@@ -20,6 +19,7 @@ from pipeline_bricks.mxt.coordinates import (
     raw_to_det,
 )
 from pipeline_bricks.mxt.eventfile import EventList, read_attitude
+from pipeline_bricks.mxt.parameters import COORDINATES
 from pipeline_bricks.mxt.sky import radec_to_sky, sky_wcs
 from pipeline_bricks.registry import register
 
@@ -45,6 +45,7 @@ class MxtCoordinates(Brick):
     description = "RAW -> DET -> SKY X/Y and RA/Dec with the TELDEF and the attitude"
     inputs = ("events", "attitude")
     codenames = ("TELDEF",)
+    parameters = COORDINATES
 
     def run(self, context: BrickContext) -> None:
         """Add DETX, DETY, X, Y, RA, DEC; events without attitude get NaN."""
@@ -55,7 +56,7 @@ class MxtCoordinates(Brick):
         teldef = load_calibration(context, "TELDEF", caldata.read_teldef, observation_date(events))
         ra_nom, dec_nom = _nominal_pointing(events)
         # In-pixel randomisation, reproducible: the seed is a parameter (default 0).
-        rng = np.random.default_rng(int_parameter(context, "seed", 0, minimum=0, maximum=2**63 - 1))
+        rng = np.random.default_rng(context.parameter("seed"))
         detx, dety = raw_to_det(events.column("RAWX"), events.column("RAWY"), teldef, rng)
         ra_pnt, dec_pnt, roll = interpolate_attitude(
             events.column("TIME"), attitude.time, attitude.ra, attitude.dec, attitude.roll,

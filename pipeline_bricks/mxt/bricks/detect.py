@@ -15,8 +15,6 @@ from pipeline_bricks.framework.errors import BrickError, NoData
 from pipeline_bricks.mxt import caldata
 from pipeline_bricks.mxt.bricks.common import (
     dead_pixel_mask,
-    float_parameter,
-    int_parameter,
     load_calibration,
     load_events,
     observation_date,
@@ -34,6 +32,7 @@ from pipeline_bricks.mxt.detect.srclist import (
 )
 from pipeline_bricks.mxt.eventfile import EventList, read_attitude
 from pipeline_bricks.mxt.gti import gti_exposure
+from pipeline_bricks.mxt.parameters import DETECT
 from pipeline_bricks.registry import register
 
 __all__ = ["MxtDetect", "source_record"]
@@ -71,6 +70,7 @@ class MxtDetect(Brick):
     description = "source detection: PSF histogram fit, then joint Cash ML fit, RA/Dec list"
     inputs = ("events", "attitude")
     codenames = ("PSF", "TELDEF", "BADPIX")
+    parameters = DETECT
 
     def run(self, context: BrickContext) -> None:
         """Write the source list; its sources are also the ``sources`` result."""
@@ -86,10 +86,10 @@ class MxtDetect(Brick):
         teldef = load_calibration(context, "TELDEF", caldata.read_teldef, date)
         psf = load_calibration(context, "PSF", caldata.read_psf, date)
         live = det_live_mask(dead_pixel_mask(context, events), teldef)
-        systematic_arcsec = float_parameter(context, "systematic_r90_arcsec", 0.0, minimum=0.0)
+        systematic_arcsec = context.parameter("systematic_r90_arcsec")
         params = DetectParams(
-            detml_min=float_parameter(context, "detml_min", 8.0, minimum=0.0),
-            max_sources=int_parameter(context, "max_sources", 10, minimum=1, maximum=50),
+            detml_min=context.parameter("detml_min"),
+            max_sources=context.parameter("max_sources"),
             systematic_r90_px=systematic_arcsec / det_pixel_arcsec(teldef),
         )
         exposure_s = _exposure_s(events)

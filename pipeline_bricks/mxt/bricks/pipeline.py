@@ -12,6 +12,7 @@ from pipeline_bricks.mxt.bricks.coordinates import MxtCoordinates
 from pipeline_bricks.mxt.bricks.detect import MxtDetect
 from pipeline_bricks.mxt.bricks.products import MxtProducts
 from pipeline_bricks.mxt.bricks.screen import MxtScreen
+from pipeline_bricks.mxt.parameters import PIPELINE
 from pipeline_bricks.registry import register
 
 __all__ = ["MxtPipeline"]
@@ -40,6 +41,7 @@ class MxtPipeline(Brick):
         (MxtProducts, None, None),
     )
     codenames = tuple(dict.fromkeys(c for brick, _, _ in stages for c in brick.codenames))
+    parameters = PIPELINE  # those of its bricks: each stage reads its own
 
     def run(self, context: BrickContext) -> None:
         """Run every stage on what the previous ones made."""

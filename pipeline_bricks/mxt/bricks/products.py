@@ -16,8 +16,6 @@ regions, and writes (names ``<obs_id>_mxt_<what>``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from astropy.io import fits
 from astropy.time import Time, TimeDelta
@@ -29,44 +27,32 @@ from pipeline_bricks.mxt import caldata
 from pipeline_bricks.mxt.bricks.common import (
     dead_pixel_mask,
     events_sky_wcs,
-    float_parameter,
     load_calibration,
     load_events,
-    number_pair,
     observation_date,
     observation_keywords,
     output_name,
 )
-from pipeline_bricks.mxt.bricks.products_source import ExtractionParameters, SourceProducts
+from pipeline_bricks.mxt.bricks.products_source import (
+    ExtractionParameters,
+    SourceProducts,
+    Target,
+)
 from pipeline_bricks.mxt.eventfile import EventList, read_attitude
 from pipeline_bricks.mxt.gti import gti_exposure
+from pipeline_bricks.mxt.parameters import PRODUCTS
 from pipeline_bricks.mxt.products import exposure_maps, sky_image
 from pipeline_bricks.registry import register
 
-__all__ = ["MxtProducts", "Target", "utc_date"]
-
-
-@dataclass(frozen=True)
-class Target:
-    """The source the spectra and light curves are extracted for."""
-
-    ra: float  # [deg]
-    dec: float  # [deg]
-    err_r90_arcsec: float  # 0 when unknown (a position given as a parameter)
+__all__ = ["MxtProducts", "utc_date"]
 
 
 def _source_radec(context: BrickContext) -> Target | None:
-    """The ``source_radec`` parameter [deg], checked."""
-    given = context.parameter("source_radec", None)
+    """The ``source_radec`` parameter [deg] (checked on the sky by its declaration)."""
+    given = context.parameter("source_radec")
     if given is None:
         return None
-    pair = number_pair(given)
-    if pair is None:
-        message = f"parameter source_radec must be [ra, dec] in deg, not {given!r}"
-        raise BrickError(message)
-    ra, dec = pair
-    if not (0 <= ra < 360 and abs(dec) <= 90):
-        raise BrickError(f"parameter source_radec is not a sky position: {given!r}")
+    ra, dec = given
     return Target(ra, dec, 0.0)
 
 
@@ -110,6 +96,7 @@ class MxtProducts(Brick):
     description = "image, exposure map, OGIP spectra and light curves, PNG previews"
     inputs = ("events", "attitude", "srclist")
     codenames = ("TELDEF", "BADPIX", "PSF", "VIGNET", "SPECRESP", "MATRIX")
+    parameters = PRODUCTS
 
     def run(self, context: BrickContext) -> None:
         """Write the products; without a source, the image and exposure map only."""
@@ -133,9 +120,9 @@ class MxtProducts(Brick):
         )
         extras["EXPOSURE"] = (exposure_s, "[s] exposure of the events")
         size = (teldef.sky_xsiz, teldef.sky_ysiz)
-        energy_kev = float_parameter(
-            context, "vignetting_energy_kev", _mean_energy_kev(events), minimum=0.1, maximum=15
-        )
+        energy_kev = context.parameter("vignetting_energy_kev")
+        if energy_kev is None:
+            energy_kev = _mean_energy_kev(events)
         try:
             image, image_header = sky_image(events.column("X"), events.column("Y"), wcs, size)
             gti = (events.gti_start, events.gti_stop)

@@ -1,4 +1,4 @@
-"""The source part of ``mxt-products``: regions, spectra with their ARF, light curves.
+"""The source part of ``mxt-products``: its target, regions, spectra with their ARF, light curves.
 
 Regions (parameters, arcmin): a source circle of ``source_radius_arcmin`` (5 arcmin: half of the
 PSF) and a background annulus ``background_radii_arcmin`` (10-20 arcmin) about the source, minus
@@ -11,7 +11,6 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from astropy.io import fits
@@ -21,10 +20,7 @@ from pipeline_bricks.framework.brick import BrickContext
 from pipeline_bricks.framework.errors import BrickError
 from pipeline_bricks.mxt import caldata
 from pipeline_bricks.mxt.bricks.common import (
-    float_parameter,
-    json_number,
     load_calibration,
-    number_pair,
     output_name,
 )
 from pipeline_bricks.mxt.coordinates import Teldef, off_axis_angle, radec_to_det
@@ -55,23 +51,25 @@ from pipeline_bricks.mxt.products.extraction import (
 )
 from pipeline_bricks.mxt.sky import radec_to_sky
 
-if TYPE_CHECKING:
-    from pipeline_bricks.mxt.bricks.products import Target
+__all__ = ["ExtractionParameters", "SourceProducts", "Target"]
 
-__all__ = ["ExtractionParameters", "SourceProducts"]
+
+@dataclass(frozen=True)
+class Target:
+    """The source the spectra and light curves are extracted for."""
+
+    ra: float  # [deg]
+    dec: float  # [deg]
+    err_r90_arcsec: float  # 0 when unknown (a position given as a parameter)
 
 
 def _radii(context: BrickContext) -> tuple[float, float, float]:
-    """Source radius and background inner, outer radii [arcmin], checked."""
-    source = context.parameter("source_radius_arcmin", 5.0)
-    background = context.parameter("background_radii_arcmin", [10.0, 20.0])
-    pair, r_source = number_pair(background), json_number(source)
-    if pair is None or r_source is None:
-        raise BrickError(
-            "parameters source_radius_arcmin (a number) and background_radii_arcmin "
-            f"(two numbers) are malformed: {source!r}, {background!r}"
-        )
-    inner, outer = pair
+    """Source radius and background inner, outer radii [arcmin], checked together.
+
+    Each is checked alone by its declaration; the source circle must fit inside the annulus.
+    """
+    r_source = context.parameter("source_radius_arcmin")
+    inner, outer = context.parameter("background_radii_arcmin")
     if not (0 < r_source <= inner < outer <= 60):
         raise BrickError(
             "the regions must satisfy 0 < source radius <= background inner < outer <= 60 "
@@ -99,8 +97,8 @@ class ExtractionParameters:
         """
         return cls(
             _radii(context),
-            float_parameter(context, "lightcurve_snr", 5.0, minimum=1.0, maximum=100.0),
-            float_parameter(context, "bayesian_blocks_p0", 0.05, minimum=1e-6, maximum=0.5),
+            context.parameter("lightcurve_snr"),
+            context.parameter("bayesian_blocks_p0"),
         )
 
 
@@ -215,7 +213,7 @@ class SourceProducts:
         # A listed source inside the source circle is the target itself (source_radec
         # given next to a list) or blended with it: cutting it out would cut the target.
         excluded = tuple(
-            Region.circle(ox, oy, r_source)
+            Region.circle(float(ox), float(oy), r_source)
             for ox, oy in others
             if np.hypot(ox - x, oy - y) >= r_source
         )
@@ -254,12 +252,12 @@ class SourceProducts:
                  (("src", "src.pha"), ("bkg", "bkg.pha"), ("arf", "src.arf"))}  # fmt: skip
         respfile = _copy_response(context, matrix)
         context.write_fits(arf_hdus, names["arf"], "arf")
-        for kind, selected, area in zip(("TOTAL", "BKG"), selections, areas, strict=True):
-            source = kind == "TOTAL"
+        for source, selected, area in zip((True, False), selections, areas, strict=True):
             hdus = write_pha_hdus(
                 pha_spectrum(pi[selected]), self.exposure_s, area, respfile=respfile,
                 ancrfile=names["arf"] if source else "none",
-                backfile=names["bkg"] if source else "none", kind=kind, header_extras=header,
+                backfile=names["bkg"] if source else "none", kind="TOTAL" if source else "BKG",
+                header_extras=header,
             )  # fmt: skip
             context.write_fits(hdus, names["src" if source else "bkg"], "spectrum")
 

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from pipeline_bricks.framework.brick import Brick, BrickContext
 from pipeline_bricks.framework.errors import BrickError, NoData
 from pipeline_bricks.mxt import caldata
 from pipeline_bricks.mxt.bricks.common import (
-    float_parameter,
     load_calibration,
     load_events,
-    number_pair,
     observation_date,
     write_events,
 )
 from pipeline_bricks.mxt.eventfile import EventList, read_attitude
 from pipeline_bricks.mxt.gti import gti_exposure, gti_from_attitude, in_gti, intersect_gtis
+from pipeline_bricks.mxt.parameters import SCREEN
 from pipeline_bricks.mxt.screen import (
     STATUS_BAD_PIXEL,
     STATUS_HOT_PIXEL,
@@ -42,17 +39,6 @@ _REASONS = {
 }
 
 
-def _pair(context: BrickContext, name: str, default: tuple[float, float]) -> tuple[float, float]:
-    value: Any = context.parameter(name, list(default))
-    pair = number_pair(value)
-    if pair is None:
-        raise BrickError(f"parameter {name} must be a pair of numbers, got {value!r}")
-    low, high = pair
-    if not low < high:
-        raise BrickError(f"parameter {name} must be increasing, got {value!r}")
-    return low, high
-
-
 def _frames(events: EventList) -> tuple[np.ndarray, int]:
     """FRAME of each event and the number of frames of the observation."""
     frame = events.column("FRAME").astype(np.int64)
@@ -74,6 +60,7 @@ class MxtScreen(Brick):
     description = "GTIs from attitude/SAA, bad/hot/flickering pixels, pattern and energy cuts"
     inputs = ("events", "attitude")
     codenames = ("BADPIX",)
+    parameters = SCREEN
 
     def run(self, context: BrickContext) -> None:
         """Write the cleaned events with the new GTI and exposure keywords."""
@@ -82,16 +69,15 @@ class MxtScreen(Brick):
         for needed in ("PATTERN", "ENERGY"):
             if needed not in events.columns:
                 raise BrickError(f"the event list has no {needed} column: run mxt-calibrate first")
-        band = _pair(context, "energy_band_kev", (0.2, 10.0))
-        low, high = _pair(context, "patterns", (0, 12))
-        patterns = (int(low), int(high))
+        band = context.parameter("energy_band_kev")
+        patterns = context.parameter("patterns")
         date = observation_date(events)
         bad = load_calibration(context, "BADPIX", caldata.read_badpix, date).mask()
         gti = intersect_gtis(
             (events.gti_start, events.gti_stop),
             gti_from_attitude(
                 attitude.time, attitude.settled, attitude.in_saa,
-                min_length_s=float_parameter(context, "min_gti_s", 1.0, minimum=0.0),
+                min_length_s=context.parameter("min_gti_s"),
             ),
         )  # fmt: skip
         if gti[0].size == 0:
@@ -101,7 +87,7 @@ class MxtScreen(Brick):
         good_time = in_gti(time, *gti)
         hot = find_hot_pixels(
             rawx[good_time], rawy[good_time], frame[good_time], n_frames,
-            float_parameter(context, "hot_pixel_probability", 1e-7, minimum=1e-300, maximum=0.5),
+            context.parameter("hot_pixel_probability"),
             known_bad=bad,
         )  # fmt: skip
         keep, status = screen_events(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 from astropy.io import fits
@@ -11,7 +11,7 @@ from astropy.io import fits
 from pipeline_bricks.mxt.gti import in_gti, normalise_gti
 
 Gti = tuple[np.ndarray, np.ndarray]
-HeaderExtras = Mapping[str, Any] | fits.Header | None
+HeaderExtras: TypeAlias = Mapping[str, Any] | fits.Header | None
 Card = tuple[str, Any, str]
 
 TELESCOP = "SVOM"

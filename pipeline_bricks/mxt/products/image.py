@@ -255,7 +255,7 @@ def exposure_maps(
     step_s: float = DEFAULT_STEP_S,
     attitude_bin_arcsec: float = DEFAULT_ATTITUDE_BIN_ARCSEC,
     oversample: int = 1,
-) -> tuple[np.ndarray, fits.Header]:
+) -> tuple[np.ndarray, np.ndarray, fits.Header]:
     """Exposure [s] per SKY pixel with and without vignetting, in one pass (module doc).
 
     The map without vignetting (dead pixels, CCD edges and attitude only) is the one that

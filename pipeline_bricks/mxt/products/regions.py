@@ -17,11 +17,11 @@ particle and stray background are not vignetted, and the source's vignetting is 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-__all__ = ["Region", "backscal", "region_area_ratio"]
+__all__ = ["PixelRegion", "Region", "backscal", "region_area_ratio"]
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,16 @@ class Region:
         return self.contains(x.astype(np.float64), y.astype(np.float64))
 
 
+class PixelRegion(Protocol):
+    """What :func:`backscal` measures: a :class:`Region`, or one with holes cut out."""
+
+    def pixel_mask(self, shape: tuple[int, int]) -> np.ndarray:
+        """Bool image ``(n_rows, n_columns)`` of the pixels whose centre is inside."""
+        ...
+
+
 def backscal(
-    region: Region,
+    region: PixelRegion,
     shape: tuple[int, int] = (512, 512),
     exposure: np.ndarray | None = None,
     exposure_s: float | None = None,
@@ -96,8 +104,8 @@ def backscal(
 
     Parameters
     ----------
-    region : Region
-        The extraction region.
+    region : PixelRegion
+        The extraction region (a :class:`Region` or an ``ExtractionRegion``).
     shape : tuple of int
         ``(SKY_YSIZ, SKY_XSIZ)`` of the image, used without an exposure map.
     exposure : numpy.ndarray, optional
