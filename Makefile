@@ -1,6 +1,6 @@
 # Set-up and entry points. `make demo` and `make test` work on a fresh machine: they create
 # .venv from the project's own files (setup.cfg extras) and install the HEASARC FITS tools
-# (fitsverify, CFITSIO's fitscopy) with apt when run as root.
+# (fitsverify, CFITSIO's fitscopy) and jq (used in the README's examples) with apt when run as root.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -16,20 +16,23 @@ $(INSTALLED): setup.cfg pyproject.toml
 install: $(INSTALLED)
 
 system-deps:
-	@if ! command -v fitsverify >/dev/null || ! command -v fitscopy >/dev/null; then \
+	@if ! command -v fitsverify >/dev/null || ! command -v fitscopy >/dev/null \
+	    || ! command -v jq >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && apt-get install -y -qq fitsverify libcfitsio-bin >/dev/null; \
+	    apt-get update -qq && apt-get install -y -qq fitsverify libcfitsio-bin jq >/dev/null; \
 	  else \
-	    echo "note: fitsverify/fitscopy are missing; the tests that need them will be skipped"; \
+	    echo "note: fitsverify/fitscopy/jq are missing; the tests that need them will be skipped"; \
 	  fi; \
 	fi
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache --no-logo .importlinter
 
 test: install system-deps lint
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n auto --cov
 
 demo: install system-deps
 	$(BIN)/python scripts/demo.py
@@ -43,4 +46,4 @@ benchmarks: install
 	$(BIN)/python benchmarks/bench_cli_startup.py
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache .hypothesis .mypy_cache .coverage .coverage.*

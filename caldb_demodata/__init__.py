@@ -13,6 +13,7 @@ the server, the client or the bricks.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def planned_files() -> list[tuple[str, _Builder, str]]:
             files.append(
                 (
                     file_name("vt", f"{codename}_{ccd.lower()}", EPOCH_1),
-                    lambda d, s, builder=builder, ccd=ccd: builder(ccd, d, s),
+                    functools.partial(builder, ccd),
                     EPOCH_1,
                 )
             )

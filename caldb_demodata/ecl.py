@@ -114,7 +114,9 @@ def bad_pixel_table(seed: int) -> np.ndarray:
 def badpix_hdus(valid_from: str, seed: int) -> list[fits.PrimaryHDU | fits.BinTableHDU]:
     """The BADPIX file: table ``BADPIX`` with DETNUM, X, Y, TYPE."""
     table = bad_pixel_table(seed)
-    columns = [fits.Column(name=name, format="I", array=table[name]) for name in table.dtype.names]
+    columns = [
+        fits.Column(name=name, format="I", array=table[name]) for name in table.dtype.names or ()
+    ]
     ident = CalibrationId("ECL", "BADPIX", "BCF", valid_from, "ECLAIRs disabled and noisy pixels")
     header = calibration_header(
         ident,

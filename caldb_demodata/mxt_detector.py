@@ -312,7 +312,9 @@ def bad_pixel_table(seed: int) -> np.ndarray:
 def badpix_hdus(valid_from: str, seed: int) -> list[fits.PrimaryHDU | fits.BinTableHDU]:
     """The BADPIX file: table ``BADPIX`` with RAWX, RAWY, YEXTENT, TYPE."""
     table = bad_pixel_table(seed)
-    columns = [fits.Column(name=name, format="I", array=table[name]) for name in table.dtype.names]
+    columns = [
+        fits.Column(name=name, format="I", array=table[name]) for name in table.dtype.names or ()
+    ]
     ident = CalibrationId("MXT", "BADPIX", "BCF", valid_from, "MXT dead, hot, flickering pixels")
     header = calibration_header(
         ident,

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from astropy.io import fits
 
 from caldb_demodata.common import CalibrationId, calibration_header, erf, primary_hdu
@@ -111,12 +112,12 @@ def psf_density(
     return model.core_fraction * core + model.arm_fraction * arms + model.diffuse_fraction * diffuse
 
 
-def encircled_energy(radius_arcmin: np.ndarray, model: PsfModel = PSF_MODEL) -> np.ndarray:
+def encircled_energy(radius_arcmin: npt.ArrayLike, model: PsfModel = PSF_MODEL) -> np.ndarray:
     """Fraction of the photons within a circle centred on the source.
 
     Parameters
     ----------
-    radius_arcmin : numpy.ndarray
+    radius_arcmin : float or array_like
         Circle radii [arcmin].
     model : PsfModel
         Parameters.

@@ -137,7 +137,9 @@ def parse_descriptor(token: str, *, lenient: bool = False) -> Descriptor:
 
 def _split_descriptors(body: str, original: str) -> list[str]:
     """Split on commas outside double quotes."""
-    parts, current, quoted = [], [], False
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
     for char in body:
         if char == '"':
             quoted = not quoted
@@ -204,12 +206,14 @@ def format_boundary(boundary: Boundary | None) -> str:
         return NONE
     rendered = []
     for descriptor in boundary.descriptors:
-        needs_quotes = isinstance(descriptor, Text) and (
+        if isinstance(descriptor, Text) and (
             not descriptor.value
             or descriptor.value[0] in _NUMERIC_START
             or not _is_bare_text(descriptor.value)
-        )
-        rendered.append(f'"{descriptor.value}"' if needs_quotes else str(descriptor))
+        ):
+            rendered.append(f'"{descriptor.value}"')
+        else:
+            rendered.append(str(descriptor))
     return f"{boundary.name}({','.join(rendered)}){boundary.units}"
 
 

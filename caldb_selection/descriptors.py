@@ -50,7 +50,8 @@ def real4(value: float) -> float:
         The nearest single-precision value; an infinity when ``value`` is beyond its range.
     """
     try:
-        return struct.unpack("f", struct.pack("f", value))[0]
+        (single,) = struct.unpack("f", struct.pack("f", value))
+        return float(single)
     except OverflowError:
         return math.copysign(math.inf, value)
 

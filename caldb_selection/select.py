@@ -44,15 +44,38 @@ NONE = "NONE"
 
 
 class Candidate(Protocol):
-    """What selection reads of a dataset (a catalogue row, a CIF row, a cached result)."""
+    """What selection reads of a dataset (a catalogue row, a CIF row, a cached result).
 
-    instrume: str
-    detnam: str
-    filter: str
-    cal_cnam: str
-    cal_qual: int
-    cal_cbd: Sequence[str]
-    ref_time: float
+    Read-only members, so that frozen dataclasses and ORM rows both qualify.
+    """
+
+    @property
+    def instrume(self) -> str:
+        """INSTRUME: the instrument."""
+
+    @property
+    def detnam(self) -> str:
+        """DETNAM: the detector, or NONE."""
+
+    @property
+    def filter(self) -> str:
+        """FILTER: the filter, or NONE."""
+
+    @property
+    def cal_cnam(self) -> str:
+        """CAL_CNAM: the codename."""
+
+    @property
+    def cal_qual(self) -> int:
+        """CAL_QUAL: 0 is good."""
+
+    @property
+    def cal_cbd(self) -> Sequence[str]:
+        """CAL_CBD: the boundary strings."""
+
+    @property
+    def ref_time(self) -> float:
+        """REF_TIME: the validity start (MJD, UTC)."""
 
 
 RowT = TypeVar("RowT", bound=Candidate)

@@ -280,7 +280,10 @@ def test_value_equality_is_single_precision(requested, stored):
     assert matches(f"p.eq.{requested!r}", f"P({stored!r})") is (real4(requested) == stored)
 
 
-TERM_NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,7}", fullmatch=True)
+# A parameter named AND or OR would make ".and."/".or." ambiguous: the grammar has none.
+TERM_NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,7}", fullmatch=True).filter(
+    lambda name: name.upper() not in {"AND", "OR"}
+)
 TEXT_VALUES = st.from_regex(r"[A-Za-z_*][A-Za-z0-9_*:]{0,7}", fullmatch=True)
 
 
