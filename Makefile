@@ -1,12 +1,16 @@
 # Set-up and entry points. `make demo` and `make test` work on a fresh machine: they create
-# .venv from the project's own files (setup.cfg extras) and install the HEASARC FITS tools
-# (fitsverify, CFITSIO's fitscopy) and jq (used in the README's examples) with apt when run as root.
+# .venv from the project's own files (setup.cfg extras), install the HEASARC FITS tools
+# (fitsverify, CFITSIO's fitscopy), jq (used in the README's examples) and Debian's chromium
+# (the browser tests; never `playwright install`) with apt when run as root, and axe-core
+# (the browser tests' accessibility check) from npm, pinned by package-lock.json.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# The two screenshots the README shows (names given to tests/ui's screenshot helper).
+README_SCREENSHOTS ?= instrument search
 
-.PHONY: demo test lint install system-deps benchmarks clean
+.PHONY: demo serve-demo test lint install system-deps node-deps screenshots benchmarks clean
 
 $(INSTALLED): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,14 +19,31 @@ $(INSTALLED): setup.cfg pyproject.toml
 
 install: $(INSTALLED)
 
+# Each Debian package is installed only when its command is missing; chromium without its
+# recommends (upower, a notification daemon, Mesa: nothing a headless browser uses) but with
+# fonts-liberation, so that pages and screenshots have real glyphs.
 system-deps:
-	@if ! command -v fitsverify >/dev/null || ! command -v fitscopy >/dev/null \
-	    || ! command -v jq >/dev/null; then \
+	@missing=""; \
+	command -v fitsverify >/dev/null || missing="$$missing fitsverify"; \
+	command -v fitscopy >/dev/null || missing="$$missing libcfitsio-bin"; \
+	command -v jq >/dev/null || missing="$$missing jq"; \
+	command -v chromium >/dev/null || missing="$$missing chromium fonts-liberation"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && apt-get install -y -qq fitsverify libcfitsio-bin jq >/dev/null; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	  else \
-	    echo "note: fitsverify/fitscopy/jq are missing; the tests that need them will be skipped"; \
+	    echo "note:$$missing missing; the tests that need them will be skipped"; \
 	  fi; \
+	fi
+
+# node_modules/ (git-ignored) from package-lock.json; skipped, with a note, without npm.
+node-deps: system-deps
+	@if ! command -v npm >/dev/null; then \
+	  echo "note: npm is missing; the browser tests' accessibility checks will be skipped"; \
+	elif [ ! -f node_modules/.package-lock.json ] \
+	    || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+	  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error; \
 	fi
 
 lint: install
@@ -31,11 +52,23 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache --no-logo .importlinter
 
-test: install system-deps lint
+test: install system-deps node-deps lint
 	$(BIN)/pytest -n auto --cov
+
+# The README's screenshots: the browser tests write every page's screenshot to
+# demo-output/screenshots/; this copies the ones the README shows into docs/screenshots/.
+screenshots: install system-deps node-deps
+	$(BIN)/pytest -q -n 0 -p no:cacheprovider tests/ui
+	mkdir -p docs/screenshots
+	cp $(README_SCREENSHOTS:%=demo-output/screenshots/%.png) docs/screenshots/
 
 demo: install system-deps
 	$(BIN)/python scripts/demo.py
+
+# The instance `make demo` built, served for a browser at http://127.0.0.1:5000/ (Ctrl-C stops).
+serve-demo: install
+	@test -d demo-output/instance || { echo "run 'make demo' first"; exit 2; }
+	CALDB_INSTANCE_PATH=demo-output/instance $(BIN)/caldb-server serve --port 5000
 
 benchmarks: install
 	$(BIN)/python benchmarks/bench_search.py
@@ -44,6 +77,7 @@ benchmarks: install
 	$(BIN)/python benchmarks/bench_pipeline.py
 	$(BIN)/python benchmarks/bench_hdus.py
 	$(BIN)/python benchmarks/bench_cli_startup.py
+	$(BIN)/python benchmarks/bench_ui_pages.py
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache .hypothesis .mypy_cache .coverage .coverage.*
+	rm -rf $(VENV) node_modules demo-output .pytest_cache .ruff_cache .hypothesis .mypy_cache .coverage .coverage.*

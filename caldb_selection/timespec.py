@@ -136,8 +136,15 @@ def ref_time(validity_date: str, validity_time: str, *, lenient: bool = False) -
 
 
 def mjd_to_datetime(mjd: float) -> datetime:
-    """The UTC instant of an MJD (for display; rounded to the microsecond)."""
-    return datetime(1858, 11, 17, tzinfo=UTC) + timedelta(days=mjd)
+    """The UTC instant of an MJD (for display; rounded to the microsecond).
+
+    An imported index may hold any REF_TIME: one beyond the years 1 to 9999 that ``datetime``
+    represents is shown as the first or last instant it can represent.
+    """
+    try:
+        return datetime(1858, 11, 17, tzinfo=UTC) + timedelta(days=mjd)
+    except OverflowError:
+        return (datetime.max if mjd > 0 else datetime.min).replace(tzinfo=UTC)
 
 
 def _parse_instant(text: str) -> datetime | None:

@@ -2,10 +2,11 @@
 
 ``create_app()`` reads the settings, opens the database, loads the registry, removes what
 dead processes left in the tree's ``.incoming``, registers the blueprints (all JSON
-endpoints under ``/api/v1``, the HEASARC tree under ``/caldb``), the response headers, the
-error handlers and the access rules. It creates nothing: the database, the tree and the
-instance secret are made by ``caldb-server init`` (a server started on a never-initialised
-instance leaves it as it was). Importing this module has no side effect.
+endpoints under ``/api/v1``, the HEASARC tree under ``/caldb``, the web interface at
+``/``), the response headers, the error handlers and the access rules. It creates nothing:
+the database, the tree and the instance secret are made by ``caldb-server init`` (a server
+started on a never-initialised instance leaves it as it was). Importing this module has no
+side effect.
 Production: ``gunicorn -w 4 --no-control-socket -b 0.0.0.0:8000 'caldb_server:create_app()'``.
 """
 
@@ -18,7 +19,7 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
 from caldb_common.api import API_PREFIX
-from caldb_server import headers, web
+from caldb_server import headers, ui, web
 from caldb_server.auth.access import check_access_rules
 from caldb_server.auth.verification import build_verifier
 from caldb_server.auth.views import blueprint as auth_blueprint
@@ -27,8 +28,10 @@ from caldb_server.datasets.views import blueprint as datasets_blueprint
 from caldb_server.db import Database
 from caldb_server.errors import register_error_handlers
 from caldb_server.files.views import blueprint as files_blueprint
+from caldb_server.heasarc import listing_page
 from caldb_server.heasarc.views import blueprint as heasarc_blueprint
 from caldb_server.instruments.views import blueprint as instruments_blueprint
+from caldb_server.meta.docs import blueprint as api_docs_blueprint
 from caldb_server.meta.views import blueprint as meta_blueprint
 from caldb_server.onboard.views import blueprint as onboard_blueprint
 from caldb_server.registry import load_registry
@@ -46,6 +49,7 @@ API_BLUEPRINTS = (
     onboard_blueprint,
     instruments_blueprint,
     meta_blueprint,
+    api_docs_blueprint,  # /api/v1/docs: an HTML page, with its own CSP
     auth_blueprint,
     users_blueprint,
 )
@@ -89,6 +93,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in API_BLUEPRINTS:
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(heasarc_blueprint)
+    ui.init_app(app, settings.secret_key)  # the web interface, at /
+    listing_page.init_app(app, heasarc_blueprint.name)  # the tree's pages use the interface's
     register_error_handlers(app)
     check_access_rules(app)  # every endpoint has a rule, enforced before each request
     # After the access check: an anonymous client must not make the server parse a body.

@@ -4,18 +4,22 @@ Services raise a :class:`CaldbError` subclass with a ``detail`` sentence and, fo
 validation, the list of every failed check (``errors``: items with ``reason`` and where it
 applies: ``field``, or ``hdu`` and ``keyword``). :func:`register_error_handlers` is the only
 place that turns exceptions into responses. Unexpected exceptions are logged with an error
-id and answered with a generic 500 that carries the id, never the traceback.
+id and answered with a generic 500 that carries the id, never the traceback. A blueprint that
+serves pages (the web interface) registers a renderer with :func:`set_problem_renderer`: its
+errors carry the same problem document, shown as an HTML page.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, current_app, json, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 __all__ = [
     "BadRequest",
@@ -28,13 +32,19 @@ __all__ = [
     "TooManyRequests",
     "Unauthorized",
     "ValidationFailed",
+    "json_problem",
     "problem_response",
     "register_error_handlers",
+    "set_problem_renderer",
 ]
 
 log = logging.getLogger(__name__)
 
 PROBLEM_TYPE_BASE = "urn:svom-caldb:problem:"
+_RENDERERS = "caldb.problem_renderers"  # app.extensions: blueprint -> page renderer
+
+#: Turns a problem document (and its headers) into the response a blueprint gives.
+ProblemRenderer = Callable[[dict[str, Any], dict[str, str]], BaseResponse]
 
 
 class CaldbError(Exception):
@@ -141,9 +151,28 @@ def problem_response(
     if errors:
         body["errors"] = errors
     body.update(extra)
-    response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
-    response.headers.update(headers or {})
+    renderer = current_app.extensions.get(_RENDERERS, {}).get(request.blueprint or "")
+    if renderer is not None:
+        return renderer(body, dict(headers or {}))
+    return json_problem(body, dict(headers or {}))
+
+
+def json_problem(body: dict[str, Any], headers: dict[str, str]) -> Response:
+    """The problem document ``body`` as ``application/problem+json``."""
+    response = Response(
+        json.dumps(body), status=body["status"], mimetype="application/problem+json"
+    )
+    response.headers.update(headers)
     return response
+
+
+def set_problem_renderer(app: Flask, blueprint: str, renderer: ProblemRenderer) -> None:
+    """Render the errors of ``blueprint`` with ``renderer`` (a page) instead of JSON.
+
+    ``blueprint`` ``""`` stands for requests that matched no route; its renderer decides
+    between a page and :func:`json_problem` (an API client asking for a missing URL).
+    """
+    app.extensions.setdefault(_RENDERERS, {})[blueprint] = renderer
 
 
 def _handle_caldb_error(error: CaldbError) -> Response:

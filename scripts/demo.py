@@ -12,7 +12,8 @@ Run with ``make demo``. Everything lives in ``demo-output/`` (recreated each run
 6. with ``../shared`` present, the real Swift XRT index imported and a worked quzcif example;
 7. the MXT chain: a reader token (``caldb-server create-token``), a GRB simulated with the
    served calibration (``pipeline-bricks simulate``), ``mxt-pipeline`` run on it through
-   CaDBIO, the position found against the truth, the products and the previews.
+   CaDBIO, the position found against the truth, the products and the previews;
+8. a user to sign in as in the web interface, which ``make serve-demo`` serves.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ OUTPUT = ROOT / "demo-output"
 SWIFT_CIF = ROOT.parent / "shared" / "fixtures" / "heasarc" / "cif" / "swift_xrt_caldb.indx20160609"
 SERVER = [str(Path(sys.executable).parent / "caldb-server")]
 BRICKS = str(Path(sys.executable).parent / "pipeline-bricks")
+BROWSER_USER = "scientist"
+BROWSER_LOGIN = OUTPUT / "browser-login.txt"
+DEMO_URL = "http://127.0.0.1:5000"  # make serve-demo
 GRB_DATE = "2025-07-01T12:00:00"  # after the 2025-06-01 TELDEF and GAIN epochs
 
 
@@ -244,6 +248,17 @@ def mxt_chain(url: str, env: dict[str, str]) -> None:
         print(f"   preview: {grb / 'pipeline' / name}")
 
 
+def browser_login(env: dict[str, str]) -> None:
+    """A user to sign in as in a browser; its password in a private file, never printed."""
+    password = secrets.token_urlsafe(12)
+    run("create-user", BROWSER_USER, "--role", "uploader", env=env, stdin=password + "\n")
+    BROWSER_LOGIN.touch(mode=0o600)
+    BROWSER_LOGIN.write_text(f"user name: {BROWSER_USER}\npassword:  {password}\n")
+    print("   serve this instance for a browser with:  make serve-demo")
+    print(f"   then open {DEMO_URL}/ and sign in as {BROWSER_USER!r}")
+    print(f"   (its password is in {BROWSER_LOGIN.relative_to(ROOT)}, readable by you only)")
+
+
 def main() -> None:
     """Run the demonstration (see the module docstring)."""
     shutil.rmtree(OUTPUT, ignore_errors=True)
@@ -275,6 +290,8 @@ def main() -> None:
             swift_example(url, env)
         print("7. the MXT chain on a simulated GRB, calibration through CaDBIO")
         mxt_chain(url, env)
+        print("8. the web interface")
+        browser_login(env)
         print(f"\nDone. Instance, tree and server log: {OUTPUT}")
     finally:
         server.terminate()

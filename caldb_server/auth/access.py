@@ -9,7 +9,9 @@ mark, and :func:`check_access_rules` refuses to start an app with an unmarked en
 A missing, malformed, forged, expired or revoked token gives 401 with a
 ``WWW-Authenticate: Bearer error="invalid_token"`` challenge; a valid token without the
 role gives 403. Tokens are read from the ``Authorization`` header only: a token in the
-URL would end up in proxy and server logs, so one there is refused.
+URL would end up in proxy and server logs, so one there is refused. A blueprint may read
+its principal elsewhere (:func:`set_authenticator`): the web interface reads it from its
+signed session cookie; the marks and their enforcement stay the same.
 """
 
 from __future__ import annotations
@@ -32,15 +34,18 @@ __all__ = [
     "current_principal",
     "enforce_access",
     "needs_token",
+    "principal_of",
     "public",
     "readable",
     "require_role",
+    "set_authenticator",
 ]
 
 V = TypeVar("V", bound=Callable[..., object])
 PUBLIC, READ, AUTHENTICATED = "public", "read", "authenticated"
 _URL_TOKEN_PARAMETERS = ("access_token", "token", "jwt")
 _RULE = "access_rule"  # the view function's attribute holding its rule
+_AUTHENTICATORS = "caldb.authenticators"  # app.extensions: blueprint -> principal reader
 
 
 def _mark(view: V, rule: str) -> V:
@@ -103,8 +108,13 @@ def _bearer_token() -> str:
 
 def authenticate() -> Principal:
     """The principal of the request's bearer token (401 if there is none, or it is refused)."""
+    return principal_of(_bearer_token())
+
+
+def principal_of(token: str) -> Principal:
+    """The principal of ``token``: verified, and not revoked (401 otherwise)."""
     try:
-        principal = extension().verifier.verify(_bearer_token())
+        principal = extension().verifier.verify(token)
     except TokenError as error:
         raise Unauthorized(str(error)) from None
     except KeySetUnavailable as error:
@@ -121,6 +131,20 @@ def _revoked(token_id: str) -> bool:
         return is_revoked(session, token_id)
 
 
+def set_authenticator(app: Flask, blueprint: str, reader: Callable[[], Principal]) -> None:
+    """Read the principal of ``blueprint``'s requests with ``reader`` instead of a bearer token.
+
+    ``reader`` raises :class:`Unauthorized` when there is no valid principal, as
+    :func:`authenticate` does.
+    """
+    app.extensions.setdefault(_AUTHENTICATORS, {})[blueprint] = reader
+
+
+def _principal() -> Principal:
+    readers = current_app.extensions.get(_AUTHENTICATORS, {})
+    return readers.get(request.blueprint or "", authenticate)()
+
+
 def enforce_access() -> None:
     """Apply the access rule of the endpoint being called (a ``before_request`` hook)."""
     if any(name in request.args for name in _URL_TOKEN_PARAMETERS):
@@ -131,7 +155,7 @@ def enforce_access() -> None:
     needs_token, role = _needed(rule)
     if not needs_token:
         return
-    principal = authenticate()
+    principal = _principal()
     if role is not None and not principal.has_role(role):
         raise Forbidden(f"this needs the {role!r} role; the token has {sorted(principal.roles)}")
     g.principal = principal

@@ -7,16 +7,23 @@ row in the shared database, read on each authenticated request (a primary-key lo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from caldb_server.auth.models import JTI_LENGTH, TokenRecord
-from caldb_server.auth.tokens import SignedToken
+from caldb_server.auth.tokens import SignedToken, issue_token
 from caldb_server.db import upsert_statement
 
-__all__ = ["is_revoked", "list_tokens", "record_issued", "revoke", "revoke_subject"]
+__all__ = [
+    "is_revoked",
+    "issue_recorded",
+    "list_tokens",
+    "record_issued",
+    "revoke",
+    "revoke_subject",
+]
 
 
 def record_issued(session: Session, signed: SignedToken, *, issued_by: str) -> None:
@@ -31,6 +38,31 @@ def record_issued(session: Session, signed: SignedToken, *, issued_by: str) -> N
             expires_at=signed.expires_at,
         )
     )
+
+
+def issue_recorded(
+    session: Session,
+    *,
+    secret: str,
+    issuer: str,
+    subject: str,
+    roles: Sequence[str],
+    lifetime: timedelta,
+    issued_by: str,
+    now: datetime,
+) -> SignedToken:
+    """Sign a token for a pipeline and record it (``create-token``, the ``/account`` page).
+
+    Raises
+    ------
+    TokenError
+        For unknown roles or a subject of the wrong length.
+    """
+    signed = issue_token(
+        secret, subject=subject, roles=roles, issuer=issuer, now=now, lifetime=lifetime
+    )
+    record_issued(session, signed, issued_by=issued_by)
+    return signed
 
 
 def valid_token_id(jti: str) -> bool:
@@ -82,12 +114,18 @@ def is_revoked(session: Session, jti: str) -> bool:
 
 
 def list_tokens(
-    session: Session, *, now: datetime, subject: str | None = None, include_inactive: bool = False
+    session: Session,
+    *,
+    now: datetime,
+    subject: str | None = None,
+    include_inactive: bool = False,
+    limit: int | None = None,
 ) -> Sequence[TokenRecord]:
-    """Tokens issued here, newest first: by default only those still usable."""
+    """Tokens issued here, newest first (at most ``limit``): by default only usable ones."""
     statement = select(TokenRecord).where(TokenRecord.issued_at.is_not(None))
     if subject is not None:
         statement = statement.where(TokenRecord.subject == subject)
     if not include_inactive:
         statement = statement.where(TokenRecord.revoked_at.is_(None), TokenRecord.expires_at > now)
-    return session.scalars(statement.order_by(TokenRecord.issued_at.desc())).all()
+    statement = statement.order_by(TokenRecord.issued_at.desc()).limit(limit)
+    return session.scalars(statement).all()

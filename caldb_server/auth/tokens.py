@@ -19,6 +19,7 @@ from caldb_common.text import control_characters
 
 __all__ = [
     "BUILTIN_SOURCE",
+    "MAX_TOKEN_DAYS",
     "ROLES",
     "Principal",
     "SignedToken",
@@ -33,6 +34,7 @@ ROLES = ("admin", "uploader", "reader")
 BUILTIN_SOURCE = "caldb"
 _REQUIRED_CLAIMS = ("exp", "iat", "nbf", "sub", "iss", "jti", "roles")
 MAX_SUBJECT = 200  # who uploaded or changed what is recorded in columns of this width
+MAX_TOKEN_DAYS = 3650  # longest lifetime of a token made for a pipeline (create-token, /account)
 MAX_TOKEN_ID = 200
 
 

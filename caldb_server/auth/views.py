@@ -14,13 +14,12 @@ from typing import Any
 from flask import Blueprint, request
 
 from caldb_server.auth.access import authenticated, current_principal, public, require_role
+from caldb_server.auth.login import password_sign_in
 from caldb_server.auth.models import JTI_LENGTH, TokenRecord
 from caldb_server.auth.records import list_tokens, revoke, valid_token_id
-from caldb_server.auth.throttle import count_attempt, give_back, throttle_keys
 from caldb_server.auth.tokens import MAX_SUBJECT
-from caldb_server.errors import TooManyRequests, ValidationFailed
+from caldb_server.errors import ValidationFailed
 from caldb_server.users.passwords import MAX_PASSWORD
-from caldb_server.users.service import login
 from caldb_server.web import db_session, extension, json_object, parse_flag, request_time
 
 __all__ = ["blueprint"]
@@ -55,29 +54,11 @@ def token_view() -> dict[str, Any]:
     blueprint ``no-store``.
     """
     username, password = _credentials()
-    caldb, now = extension(), request_time()
-    settings = caldb.settings
-    keys = throttle_keys(username, request.remote_addr, settings.login_attempts)
-    # Counted in its own unit of work, before the check: a refusal must still count.
-    with caldb.database.unit_of_work() as session:
-        wait = count_attempt(
-            session, keys, now=now, window=timedelta(seconds=settings.login_window_s)
-        )
-    if wait:
-        log.warning("login attempts for %r from %s are throttled", username, request.remote_addr)
-        raise TooManyRequests(f"too many login attempts; try again in {wait} s", retry_after_s=wait)
+    settings = extension().settings
     lifetime = timedelta(minutes=settings.access_token_minutes)
-    session = db_session()
-    signed = login(
-        session,
-        username,
-        password,
-        secret=settings.secret_key,
-        issuer=settings.token_issuer,
-        lifetime=lifetime,
-        now=now,
+    signed = password_sign_in(
+        extension(), db_session(), username, password, address=request.remote_addr
     )
-    give_back(session, keys)
     document = {
         "access_token": signed.token,
         "token_type": "Bearer",

@@ -10,11 +10,22 @@ from sqlalchemy.orm import Session
 
 from caldb_server.catalogue.models import Dataset, QualityChange
 
-__all__ = ["GOOD", "SUPERSEDED", "change_quality", "qualities_as_of"]
+__all__ = ["GOOD", "SUPERSEDED", "change_quality", "qualities_as_of", "quality_words"]
 
 GOOD = 0
 SUPERSEDED = 5  # HEASARC's "bad": udcif and caldbflag set it on replaced datasets
 _CHUNK = 1000
+
+
+def quality_words(quality: int) -> str:
+    """CAL_QUAL in words: ``good`` (0), ``superseded or bad`` (5), else ``flagged``.
+
+    Only good datasets are ever selected; HEASARC uses 5 both for a superseded dataset and
+    for one found bad, and leaves other values to the mission.
+    """
+    if quality == GOOD:
+        return "good"
+    return "superseded or bad" if quality == SUPERSEDED else "flagged"
 
 
 def change_quality(

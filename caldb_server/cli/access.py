@@ -9,8 +9,8 @@ from datetime import timedelta
 import click
 
 from caldb_server.auth.models import JTI_LENGTH, TokenRecord
-from caldb_server.auth.records import record_issued, revoke, valid_token_id
-from caldb_server.auth.tokens import MAX_SUBJECT, ROLES, issue_token
+from caldb_server.auth.records import issue_recorded, revoke, valid_token_id
+from caldb_server.auth.tokens import MAX_SUBJECT, MAX_TOKEN_DAYS, ROLES
 from caldb_server.cli.common import actor_option, handles_errors, main, open_services
 from caldb_server.db import utcnow
 from caldb_server.users.passwords import MAX_PASSWORD
@@ -55,7 +55,7 @@ def create_user_command(name: str, role: str, actor: str) -> None:
 @click.option(
     "--days",
     default=None,
-    type=click.IntRange(1, 3650),
+    type=click.IntRange(1, MAX_TOKEN_DAYS),
     help="Lifetime (default CALDB_TOKEN_DAYS).",
 )
 @actor_option
@@ -69,15 +69,16 @@ def create_token(roles: tuple[str, ...], subject: str | None, days: int | None, 
         raise click.BadParameter(f"must have 1 to {MAX_SUBJECT} characters", param_hint="--sub")
     with open_services() as (_app, services), services.database.unit_of_work() as session:
         settings = services.settings
-        signed = issue_token(
-            settings.secret_key,
+        signed = issue_recorded(
+            session,
+            secret=settings.secret_key,
+            issuer=settings.token_issuer,
             subject=subject,
             roles=roles,
-            issuer=settings.token_issuer,
-            now=utcnow(),
             lifetime=timedelta(days=days or settings.token_days),
+            issued_by=actor,
+            now=utcnow(),
         )
-        record_issued(session, signed, issued_by=actor)
     click.echo(signed.token)
     click.echo(f"token id {signed.jti}, expires {signed.expires_at.isoformat()}", err=True)
 

@@ -42,6 +42,8 @@ NOT_RUN = {
     "CALDB_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/caldb_test make test": (
         "this test runs inside `make test`"
     ),
+    "make serve-demo": "serves demo-output/instance until Ctrl-C; tests/ui runs the same server "
+    "and pages in a browser",
     "pip install .": "run in a fresh virtualenv by tests/client/test_client_only_install.py "
     "(here it would reinstall the package into the virtualenv running the tests)",
 }

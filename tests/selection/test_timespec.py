@@ -313,3 +313,8 @@ def test_an_as_of_instant_is_read_in_utc(text, expected):
 def test_what_is_not_an_as_of_instant_is_refused(text):
     with pytest.raises(ValueError, match="not an ISO 8601"):
         parse_as_of(text)
+
+
+@pytest.mark.parametrize(("mjd", "year"), [(1e12, 9999), (-1e12, 1), (float(2**62), 9999)])
+def test_an_mjd_beyond_the_representable_years_is_shown_at_their_edge(mjd, year):
+    assert mjd_to_datetime(mjd).year == year

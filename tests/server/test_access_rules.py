@@ -13,6 +13,8 @@ from tests.helpers import MXT_GAIN, assert_problem, bearer, calfile_bytes, uploa
 
 # Each endpoint of create_app() and its rule: a new endpoint must be classified here.
 EXPECTED_RULES = {
+    "api_docs.asset_view": "public",
+    "api_docs.docs_view": "public",
     "auth.revoke_view": "admin",
     "auth.token_view": "public",
     "auth.tokens_view": "admin",
@@ -24,6 +26,7 @@ EXPECTED_RULES = {
     "files.file_content_view": "read",
     "files.upload_file_view": "uploader",
     "heasarc.caldb_tree_view": "read",
+    "heasarc.caldb_root_view": "read",
     "instruments.instruments_view": "read",
     "meta.health_view": "public",
     "meta.openapi_view": "public",
@@ -32,8 +35,30 @@ EXPECTED_RULES = {
     "users.update_user_view": "admin",
     "users.user_view": "admin",
     "users.users_view": "admin",
+    "ui.dataset": "read",
+    "ui.dataset_download": "read",
+    "ui.dataset_thumbnail": "read",
+    "ui.home": "read",
+    "ui.instrument": "read",
+    "ui.codename": "read",
+    "ui.search": "read",
+    "ui.sign_in": "public",
+    "ui.sign_in_submit": "public",
+    "ui.sign_out": "public",
+    "ui.sign_out_page": "public",
+    "ui.static": "public",
+    "ui.upload": "uploader",
+    "ui.upload_submit": "uploader",
+    "ui.upload_onboard": "uploader",
+    "ui.set_dataset_quality": "uploader",
+    "ui.account": "authenticated",
+    "ui.create_token": "authenticated",
+    "ui.revoke_token": "authenticated",
+    "ui.admin_users": "admin",
+    "ui.admin_create_user": "admin",
+    "ui.admin_update_user": "admin",
 }
-ALWAYS_PUBLIC = ["/api/v1/health", "/api/v1/openapi.json"]
+ALWAYS_PUBLIC = ["/api/v1/health", "/api/v1/openapi.json", "/api/v1/docs"]
 CONTENT = calfile_bytes(MXT_GAIN)
 
 

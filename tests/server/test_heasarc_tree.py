@@ -231,10 +231,7 @@ def test_existing_paths_answer_get_and_head_but_not_compressed_probes(
 
 @pytest.mark.parametrize(
     "path",
-    [
-        "/caldb",
-        "/caldb/",
-        "/caldb/data/svom/mxt/",
+    [  # directory URLs (and /caldb) are listings for browsers: test_heasarc_listing.py
         "/caldb/caldb.indx",
         "/caldb/data/svom/nope/caldb.indx",
         "/caldb/data/svom/mxt/index/caldb.indx20250101",
@@ -243,7 +240,8 @@ def test_existing_paths_answer_get_and_head_but_not_compressed_probes(
         "/caldb/software/tools/caldbinit.sh",
         "/caldb/.cache/cif/data/svom/mxt/caldb.indx.1",
         "/caldb/data/svom/mxt/CALDB.INDX",
-        "/caldb/data/svom/mxt/bcf/gain/mxt_gain_v1.fits/",
+        "/caldb/data/svom/mxt/bcf/gain/mxt_gain_v1.fits.gz",
+        "/caldb/data/svom/mxt/bcf/gain.gz",
     ],
 )
 def test_unknown_paths_are_404_problems_never_redirects(client, released, path):

@@ -35,8 +35,8 @@ def server_env(app_config):
 
 
 @contextmanager
-def running(command, environ, port):
-    log = subprocess.DEVNULL
+def running(command, environ, port, log=subprocess.DEVNULL):
+    """The server ``command`` started and healthy on ``port``; its output goes to ``log``."""
     process = subprocess.Popen(command, env=environ, stdout=log, stderr=log, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
