@@ -7,8 +7,9 @@ told apart at the drawn width, are stacked on rows of their lane, never drawn ov
 
 Quality is drawn with CSS classes (``epoch good``, ``epoch superseded``, ``epoch flagged``) and,
 so that it does not rest on colour alone, hatching and a dashed or dotted outline. No ``style``
-attribute anywhere (the UI's CSP has no ``'unsafe-inline'``): :data:`TIMELINE_CSS` holds the
-rules, for the site's style sheet. Every text comes from uploaded files and is escaped.
+attribute anywhere (the UI's CSP has no ``'unsafe-inline'``): its rules are in the site's
+style sheet (``static/site.css``, section "validity timeline"). Every text comes from
+uploaded files and is escaped.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from xml.sax.saxutils import escape, quoteattr
 from caldb_server.catalogue.quality import GOOD, SUPERSEDED, quality_words
 from caldb_server.ui.time_axis import TICK_CHAR, choose_ticks
 
-__all__ = ["TIMELINE_CSS", "Epoch", "hover_quality", "quality_class", "render_timeline"]
+__all__ = ["Epoch", "hover_quality", "quality_class", "render_timeline"]
 
 # Characters XML 1.0 cannot carry even escaped (C0 but tab/newline/CR are refused too: they
 # would forge lines of a hover text), C1 controls, lone surrogates and the two non-characters.
@@ -40,29 +41,6 @@ LEGEND_LINE = 18
 RIGHT = 28  # room for the last tick label
 MIN_BAR = 3.0  # a bar stays visible and clickable however short its epoch
 LANE_CHAR = 8.0  # mean width of an upper-case character of a lane label (12 px)
-
-TIMELINE_CSS = """\
-svg.timeline { display: block; max-width: 100%; height: auto; font-family: system-ui, sans-serif; }
-svg.timeline text { fill: #1f2328; font-size: 11px; }
-svg.timeline .lane-label { font-size: 12px; }
-svg.timeline .lane-band.even { fill: #f6f8fa; }
-svg.timeline .lane-band.odd { fill: #ffffff; }
-svg.timeline .grid { stroke: #d0d7de; stroke-width: 1; }
-svg.timeline .axis { stroke: #57606a; stroke-width: 1; }
-svg.timeline .tick-label { fill: #57606a; }
-svg.timeline .now-line { stroke: #8250df; stroke-width: 1.5; stroke-dasharray: 4 3; }
-svg.timeline .now-label { fill: #8250df; }
-svg.timeline .epoch .bar { stroke: #ffffff; stroke-width: 1; }
-svg.timeline .epoch.good .bar { fill: #0969da; }
-svg.timeline .epoch.superseded .bar { fill: #eaeef2; stroke: #57606a; stroke-dasharray: 4 2; }
-svg.timeline .epoch.flagged .bar { fill: #ffebe9; stroke: #cf222e; stroke-dasharray: 1 2; }
-svg.timeline .hatch-superseded .hatch-line { stroke: #57606a; stroke-width: 1.5; }
-svg.timeline .hatch-flagged .hatch-line { stroke: #cf222e; stroke-width: 1; }
-svg.timeline a.epoch:hover .bar,
-svg.timeline a.epoch:focus-visible .bar { stroke: #1f2328; stroke-width: 2; stroke-dasharray: 0; }
-svg.timeline a.epoch:focus-visible { outline: 2px solid #1f2328; outline-offset: 1px; }
-svg.timeline .empty { fill: #57606a; font-size: 13px; }
-"""
 
 _PATTERN = {
     "width": 6,

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from caldb_server.ui.blueprint import STATIC_DIR
 from caldb_server.ui.timeline import (
-    TIMELINE_CSS,
     Epoch,
     hover_quality,
     quality_class,
@@ -21,6 +21,12 @@ from caldb_server.ui.timeline import (
 )
 
 SVG = "{http://www.w3.org/2000/svg}"
+# The timeline's rules in the site's style sheet: every line that styles svg.timeline.
+TIMELINE_CSS = "\n".join(
+    line
+    for line in (STATIC_DIR / "site.css").read_text().splitlines()
+    if line.startswith("svg.timeline")
+)
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 HOSTILE = "</svg><script>alert('x')</script>\"&amp;<title>"
 

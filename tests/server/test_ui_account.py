@@ -12,22 +12,10 @@ from caldb_server.auth.tokens import MAX_TOKEN_DAYS
 from caldb_server.users.service import get_user
 from caldb_server.web import extension
 from tests.helpers import bearer
-from tests.server.ui_client import PASSWORD, add_user, csrf_token, sign_in
+from tests.server.ui_client import PASSWORD, add_user, csrf_token, sign_in, signed_in_client, text
 
 _NEW_TOKEN = re.compile(r'<pre class="token" id="new-token" data-copy="[^"]*">([^<]+)</pre>')
 _JTI = re.compile(r"<dt>Token id</dt><dd><code>([0-9a-f]+)</code>")
-
-
-def text(response) -> str:
-    return response.get_data(as_text=True)
-
-
-def signed_in(app, name, role):
-    """A new test client signed in as a new user ``name`` with ``role``."""
-    add_user(app, name, role)
-    client = app.test_client()
-    assert sign_in(client, name).status_code == 303
-    return client
 
 
 def create_token(client, token=None, **fields):
@@ -63,7 +51,7 @@ def test_the_account_page_needs_a_sign_in(client):
 
 
 def test_the_account_page_says_who_you_are(app):
-    alice = signed_in(app, "alice", "uploader")
+    alice = signed_in_client(app, "alice", "uploader")
     home = text(alice.get("/"))
     assert '<a href="/account">alice</a>' in home
     page = text(alice.get("/account"))
@@ -74,7 +62,7 @@ def test_the_account_page_says_who_you_are(app):
 
 
 def test_a_token_is_shown_once_works_and_stops_when_revoked(app):
-    alice = signed_in(app, "alice", "uploader")
+    alice = signed_in_client(app, "alice", "uploader")
     response = create_token(alice, role="uploader", days="3")
     token, jti = made_token(response)
     assert response.headers["Cache-Control"] == "no-store"
@@ -110,7 +98,7 @@ def test_a_token_is_shown_once_works_and_stops_when_revoked(app):
     ],
 )
 def test_a_token_beyond_your_role_or_the_lifetime_bounds_is_refused(app, fields, reason):
-    alice = signed_in(app, "alice", "uploader")
+    alice = signed_in_client(app, "alice", "uploader")
     response = create_token(alice, **fields)
     assert response.status_code == 422
     assert reason in text(response)
@@ -121,7 +109,7 @@ def test_a_token_beyond_your_role_or_the_lifetime_bounds_is_refused(app, fields,
 
 
 def test_token_forms_need_their_csrf_token(app):
-    alice = signed_in(app, "alice", "uploader")
+    alice = signed_in_client(app, "alice", "uploader")
     assert create_token(alice, token=False).status_code == 400
     _token, jti = made_token(create_token(alice))
     forged = alice.post(f"/account/tokens/{jti}/revoke")
@@ -130,22 +118,22 @@ def test_token_forms_need_their_csrf_token(app):
 
 
 def test_nobody_but_an_admin_revokes_another_users_token(app):
-    bob = signed_in(app, "bob", "uploader")
+    bob = signed_in_client(app, "bob", "uploader")
     token, jti = made_token(create_token(bob))
-    mallory = signed_in(app, "mallory", "uploader")
+    mallory = signed_in_client(app, "mallory", "uploader")
     refused = revoke(mallory, jti)
     assert refused.status_code == 403
     assert "only your own tokens" in text(refused)
     assert revoke(mallory, "0123456789abcdef").status_code == 404
     assert whoami(bob, token).status_code == 200
-    admin = signed_in(app, "root", "admin")
+    admin = signed_in_client(app, "root", "admin")
     assert "Manage users" in text(admin.get("/account"))
     assert revoke(admin, jti).status_code == 303
     assert whoami(bob, token).status_code == 401
 
 
 def test_revoking_the_sessions_own_token_signs_out(app):
-    alice = signed_in(app, "alice", "reader")
+    alice = signed_in_client(app, "alice", "reader")
     with extension(app).database.unit_of_work(write=False) as session:
         (jti,) = session.scalars(select(TokenRecord.jti)).all()
     assert revoke(alice, jti).status_code == 303
@@ -163,7 +151,7 @@ def admin_form(client, path="/admin/users", **fields):
 @pytest.mark.parametrize("role", ["reader", "uploader"])
 def test_only_admins_reach_the_users_page(app, client, role):
     assert client.get("/admin/users").status_code == 302
-    someone = signed_in(app, "someone", role)
+    someone = signed_in_client(app, "someone", role)
     for response in (
         someone.get("/admin/users"),
         someone.post("/admin/users", data={"csrf_token": csrf_token(someone, "/")}),
@@ -174,7 +162,7 @@ def test_only_admins_reach_the_users_page(app, client, role):
 
 
 def test_an_admin_creates_a_user_who_can_sign_in(app):
-    admin = signed_in(app, "root", "admin")
+    admin = signed_in_client(app, "root", "admin")
     response = admin_form(admin, name="carol", role="uploader", password=PASSWORD)
     assert response.status_code == 303
     assert response.headers["Location"] == "/admin/users"
@@ -198,7 +186,7 @@ def test_an_admin_creates_a_user_who_can_sign_in(app):
     ],
 )
 def test_a_refused_user_is_explained_on_the_form(app, fields, status, reason):
-    admin = signed_in(app, "root", "admin")
+    admin = signed_in_client(app, "root", "admin")
     response = admin_form(admin, **fields)
     assert response.status_code == status
     page = text(response)
@@ -209,8 +197,8 @@ def test_a_refused_user_is_explained_on_the_form(app, fields, status, reason):
 
 
 def test_changing_a_role_or_disabling_revokes_the_users_sessions(app):
-    admin = signed_in(app, "root", "admin")
-    carol = signed_in(app, "carol", "uploader")
+    admin = signed_in_client(app, "root", "admin")
+    carol = signed_in_client(app, "carol", "uploader")
     assert admin_form(admin, "/admin/users/carol", role="reader").status_code == 303
     assert "carol now has role reader" in text(admin.get("/admin/users"))
     assert carol.get("/account").status_code == 302  # her session token was revoked
@@ -239,7 +227,7 @@ def test_changing_a_role_or_disabling_revokes_the_users_sessions(app):
 )
 def test_a_refused_user_change_is_explained(app, path, fields, status, reason):
     add_user(app, "carol", "uploader")
-    admin = signed_in(app, "root", "admin")
+    admin = signed_in_client(app, "root", "admin")
     response = admin_form(admin, path, **fields)
     assert response.status_code == status
     assert reason in text(response)

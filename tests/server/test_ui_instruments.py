@@ -14,7 +14,6 @@ from sqlalchemy import event
 from caldb_server.db import utcnow
 from caldb_server.ui import codename_page as codename_module
 from caldb_server.ui.blueprint import STATIC_DIR
-from caldb_server.ui.timeline import TIMELINE_CSS
 from caldb_server.web import extension
 from tests.helpers import (
     MXT_GAIN,
@@ -26,16 +25,12 @@ from tests.helpers import (
     upload,
     write_index,
 )
-from tests.server.ui_client import add_user, sign_in
+from tests.server.ui_client import add_user, sign_in, text
 from tests.server.uploads import BOUNDARY, multipart
 
 SVG = "{http://www.w3.org/2000/svg}"
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 EVTTHR = b"event_threshold_adu: 20\nsplit_threshold_adu: 5\nupper_threshold_adu: 4000\n"
-
-
-def text(response) -> str:
-    return response.get_data(as_text=True)
 
 
 def html_page(client, path: str, status: int = 200) -> str:
@@ -418,9 +413,3 @@ def test_private_read_sends_anonymous_browsers_to_sign_in(private, app, client):
     assert sign_in(client, "rita").status_code == 303
     assert "<h1>SVOM MXT</h1>" in html_page(client, "/instruments/MXT")
     assert "<h1>MXT GAIN</h1>" in html_page(client, "/instruments/MXT/GAIN")
-
-
-def test_the_site_css_carries_the_timeline_rules():
-    css = (STATIC_DIR / "site.css").read_text()
-    rules = [line for line in TIMELINE_CSS.splitlines() if line.strip()]
-    assert all(rule in css for rule in rules), "copy TIMELINE_CSS into site.css again"

@@ -15,7 +15,7 @@ from caldb_server.db import utcnow
 from caldb_server.ui.reasons import instant_words
 from caldbio.arguments import build_parser
 from tests.helpers import MXT_GAIN, calfile_bytes, upload
-from tests.server.ui_client import add_user, sign_in
+from tests.server.ui_client import add_user, sign_in, text
 
 LABELS = (
     "Instrument",
@@ -76,10 +76,6 @@ def put(client, uploader, content: bytes, name: str) -> int:
     response = upload(client, content, name, headers=uploader)
     assert response.status_code == 201, response.get_json()
     return response.get_json()["datasets"][0]["id"]
-
-
-def text(response) -> str:
-    return response.get_data(as_text=True)
 
 
 def field_values(page: str) -> dict[str, str]:

@@ -9,7 +9,7 @@ from caldb_server.auth.models import TokenRecord
 from caldb_server.ui import PAGE_POLICY
 from caldb_server.web import extension
 from tests.helpers import MXT_GAIN, calfile_bytes, upload
-from tests.server.ui_client import PASSWORD, add_user, csrf_token, sign_in
+from tests.server.ui_client import PASSWORD, add_user, csrf_token, sign_in, text
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 
@@ -18,10 +18,6 @@ BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 def private(app_config):
     app_config["PUBLIC_READ"] = "false"
     return app_config
-
-
-def text(response) -> str:
-    return response.get_data(as_text=True)
 
 
 def test_home_names_the_mission_its_instruments_and_recent_uploads(client, uploader):

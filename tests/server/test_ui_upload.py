@@ -9,17 +9,13 @@ from markupsafe import escape
 
 from caldb_server.web import extension
 from tests.helpers import MXT_GAIN, calfile_bytes, tree_files, upload
-from tests.server.ui_client import add_user, csrf_token, sign_in
+from tests.server.ui_client import add_user, csrf_token, sign_in, text
 
 GOOD = calfile_bytes(MXT_GAIN)
 # Three failed checks at once: no codename, a date that is no date, an unknown class.
 BAD = calfile_bytes(MXT_GAIN | {"CCNM0001": None, "CVSD0001": "2024-13-45", "CCLS0001": "XYZ"})
 EVTTHR = b"event_threshold_adu: 20\nsplit_threshold_adu: 5\nupper_threshold_adu: 4000\n"
 ONBOARD_NAME = "MXT_EVTTHR_20250301T120000_V01.yaml"
-
-
-def text(response) -> str:
-    return response.get_data(as_text=True)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import re
 
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from caldb_server.db import utcnow
 from caldb_server.users.service import create_user
@@ -32,3 +33,16 @@ def sign_in(client: FlaskClient, name: str, password: str = PASSWORD, **form: st
     """Post the sign-in form; the response (303 on success)."""
     data = {"username": name, "password": password, "csrf_token": csrf_token(client)} | form
     return client.post("/sign-in", data=data)
+
+
+def text(response: TestResponse) -> str:
+    """The body of a page."""
+    return response.get_data(as_text=True)
+
+
+def signed_in_client(app: Flask, name: str, role: str) -> FlaskClient:
+    """A new test client signed in as a new user ``name`` with ``role``."""
+    add_user(app, name, role)
+    client = app.test_client()
+    assert sign_in(client, name).status_code == 303
+    return client
