@@ -25,6 +25,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import io
+import logging
 import os
 import warnings
 import zlib
@@ -35,12 +36,16 @@ from pathlib import Path
 from astropy.io import fits
 from astropy.utils.exceptions import AstropyWarning
 
-__all__ = ["BLOCK", "InspectionError", "open_fits"]
+__all__ = ["BLOCK", "MAX_PLAIN_BYTES", "InspectionError", "open_fits"]
+
+log = logging.getLogger(__name__)
 
 BLOCK = 2880
-_DECOMPRESSORS: dict[bytes, Callable[[bytes], bytes]] = {
-    b"\x1f\x8b": gzip.decompress,
-    b"BZ": bz2.decompress,
+# A compressed file is decompressed into memory: at most this much (a bomb stops here).
+MAX_PLAIN_BYTES = 1 << 30
+_OPENERS: dict[bytes, Callable[[Path], io.BufferedIOBase]] = {
+    b"\x1f\x8b": gzip.GzipFile,
+    b"BZ": bz2.BZ2File,
 }
 
 
@@ -50,6 +55,10 @@ class InspectionError(Exception):
 
 class _Damaged(ValueError):
     """The HDUs astropy found do not account for the whole file."""
+
+
+class _TooLarge(ValueError):
+    """A compressed file that decompresses to more than :data:`MAX_PLAIN_BYTES`."""
 
 
 # What is raised, at open or when data are read, for a file that is not FITS, truncated
@@ -70,10 +79,13 @@ def _contents(file: Path) -> tuple[Path | io.BytesIO, int]:
     """What astropy opens (the path, or the decompressed bytes) and the plain size."""
     with file.open("rb") as stream:
         magic = stream.read(2)
-    decompress = _DECOMPRESSORS.get(magic)
-    if decompress is None:
+    opener = _OPENERS.get(magic)
+    if opener is None:
         return file, file.stat().st_size
-    plain = decompress(file.read_bytes())  # a cut stream raises EOFError
+    with opener(file) as stream:
+        plain = stream.read(MAX_PLAIN_BYTES + 1)  # a cut stream raises EOFError
+    if len(plain) > MAX_PLAIN_BYTES:
+        raise _TooLarge(f"more than {MAX_PLAIN_BYTES} bytes once decompressed")
     return io.BytesIO(plain), len(plain)
 
 
@@ -108,6 +120,8 @@ def open_fits(path: str | os.PathLike[str]) -> Iterator[fits.HDUList]:
                 _check_layout(hdus, size)
                 yield hdus
         except _READ_ERRORS as error:
+            # The page gets one sentence; the log keeps what happened (a bug shows here too).
+            log.warning("cannot inspect %s", file, exc_info=True)
             raise InspectionError(
                 f"The file {file.name} cannot be read: it is not FITS, or it is truncated or "
                 "damaged."

@@ -106,15 +106,19 @@ def cif_fields(dataset: Dataset) -> list[tuple[str, str]]:
     ]
 
 
+_PREVIOUS_CANDIDATES = 64  # enough for the HDUs of a file, one per boundary
+
+
 def previous_version(session: Session, dataset: Dataset) -> Dataset | None:
     """The previous version of ``dataset``, in another file, whatever its quality.
 
     Same mission, instrument, codename, detector and filter (and onboard or not): the
     dataset with the latest validity start before this one's, or with the same start and
-    a lower id (an earlier upload it may have superseded).
+    a lower id (an earlier upload it may have superseded). Among the nearest candidates,
+    one with the same boundaries (CAL_CBD: the same energy band, say) is preferred.
     """
     onboard = Dataset.cal_clas == ONBOARD_CLASS
-    return session.scalars(
+    candidates = session.scalars(
         select(Dataset)
         .where(
             Dataset.telescop == dataset.telescop,
@@ -130,8 +134,10 @@ def previous_version(session: Session, dataset: Dataset) -> Dataset | None:
             ),
         )
         .order_by(Dataset.ref_time.desc(), Dataset.id.desc())
-        .limit(1)
-    ).first()
+        .limit(_PREVIOUS_CANDIDATES)
+    ).all()
+    same_bounds = (c for c in candidates if c.cal_cbd == dataset.cal_cbd)
+    return next(same_bounds, candidates[0] if candidates else None)
 
 
 def _replacement_id(change: QualityChange) -> int | None:

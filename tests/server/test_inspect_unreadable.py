@@ -16,7 +16,7 @@ import pytest
 from astropy.io import fits
 from astropy.utils.exceptions import AstropyUserWarning
 
-from caldb_server.inspect import InspectionError, compare_files, describe_file
+from caldb_server.inspect import InspectionError, compare_files, describe_file, reading
 from caldb_server.inspect.png import greyscale_png
 from caldb_server.inspect.thumbnail import grey_levels
 from tests.server.inspect_files import demo_set, png_pixels
@@ -88,6 +88,20 @@ def test_compressed_files_are_read(
     path = tmp_path / name
     path.write_bytes(pack(psf_bytes))  # type: ignore[operator]
     assert [hdu.name for hdu in describe_file(path).hdus] == ["PRIMARY", "PSF", "EEF"]
+
+
+@pytest.mark.parametrize("pack", [gzip.compress, bz2.compress])
+def test_a_compressed_file_is_decompressed_within_a_bound(
+    tmp_path: Path, psf_bytes: bytes, pack, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    monkeypatch.setattr(reading, "MAX_PLAIN_BYTES", len(psf_bytes) - 1)
+    path = tmp_path / "bomb.fits.gz"
+    path.write_bytes(pack(psf_bytes))
+    with pytest.raises(InspectionError, match=r"^The file bomb\.fits\.gz cannot be read"):
+        describe_file(path)
+    assert "more than" in caplog.text  # the log says why; the page has one sentence
+    monkeypatch.setattr(reading, "MAX_PLAIN_BYTES", len(psf_bytes))
+    assert len(describe_file(path).hdus) == 3
 
 
 def test_special_records_after_the_last_hdu_are_allowed(tmp_path: Path, psf_bytes: bytes) -> None:

@@ -207,6 +207,20 @@ def test_comparison_with_the_previous_epoch(client, uploader, demo_dir):
     assert "no previous version" in earliest
 
 
+def test_the_previous_version_has_the_same_boundaries(client, uploader):
+    # Two files of one epoch each, one HDU per energy band: band 1 keV is compared with the
+    # previous band 1 keV, not with the other band's HDU of the same older file.
+    bands = [MXT_GAIN | {"CBD10001": f"ENERGY({kev})keV"} for kev in (1, 5)]
+    later = [band | {"CVSD0001": "2024-07-01"} for band in bands]
+    response = upload(client, calfile_bytes(*bands), "gain_bands_a.fits", headers=uploader)
+    old_ids = [d["id"] for d in response.get_json()["datasets"]]
+    response = upload(client, calfile_bytes(*later), "gain_bands_b.fits", headers=uploader)
+    new_ids = [d["id"] for d in response.get_json()["datasets"]]
+    for old_id, new_id in zip(old_ids, new_ids, strict=True):
+        comparison = section(page_html(client, new_id), "comparison-heading")
+        assert f'href="/datasets/{old_id}"' in comparison
+
+
 def test_comparison_shows_added_and_removed_cards(client, uploader):
     old = calfile_bytes(MXT_GAIN | {"OLDKEY": 1})
     new = calfile_bytes(MXT_GAIN | {"NEWKEY": "here", "CVSD0001": "2024-07-01"})
