@@ -10,48 +10,49 @@ Files are optional: with ``files_root`` (a ``$CALDB``-like tree, or a flat direc
 file found is copied in and hashed; the others become metadata-only datasets, searchable
 but without bytes. Re-importing is idempotent, and a later import with the files attaches
 them to metadata-only rows.
+
+An import is one transaction written in batches: one query reads what the indexes already
+hold, then multi-row INSERTs of :data:`BATCH_ROWS` rows write the new datasets (no ORM
+object and no query per row). It adds everything or, if anything fails, nothing.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import gzip
-import math
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from caldb_selection import (
-    BoundaryError,
-    TimeSpecError,
-    format_boundary,
-    normalise_validity_date,
-    parse_boundary,
-    parse_time_of_day,
-    ref_time,
-)
-from caldb_selection.heasoft import blank_led_numbers
+from caldb_selection import normalise_validity_date
 from caldb_server import storage
 from caldb_server.catalogue.indexes import index_dir_of, lock_index, record_change
-from caldb_server.catalogue.models import CalibrationFile, Dataset
-from caldb_server.catalogue.quality import change_quality
+from caldb_server.catalogue.models import (
+    CalibrationFile,
+    Dataset,
+    QualityChange,
+    boundaries_column,
+)
 from caldb_server.db import utcnow
 from caldb_server.errors import ValidationFailed
-from caldb_server.heasarc.cif import CBD_WIDTH, CIF_COLUMNS, CifProblem, CifRow, read_cif
+from caldb_server.heasarc.cif import CifRow, read_cif
+from caldb_server.imports.validation import normalised, validate
 
-__all__ = ["ImportReport", "import_cif"]
+__all__ = ["BATCH_ROWS", "ImportReport", "Progress", "import_cif"]
 
-# A REF_TIME may be written by other software with another rounding: 0.1 s is plenty.
-REF_TIME_TOLERANCE_DAYS = 1e-6
-_NAMES = ("telescop", "instrume", "detnam", "filter", "cal_cnam")
-_PRINTABLE = re.compile(r"[ -~]*", re.ASCII)
+#: Rows written per INSERT statement, and per step of the progress.
+BATCH_ROWS = 5000
+#: Told (rows done, rows of the index) after each batch.
+Progress = Callable[[int, int], None]
+_FileKey = tuple[str, str]  # (CAL_DIR, CAL_FILE)
+_Identity = tuple[object, ...]
+# Dataset columns copied as they are from a CIF row (the path is the file's).
+_COPIED = tuple(n for n in CifRow.__dataclass_fields__ if n not in ("cal_dir", "cal_file"))
+_VSD = _COPIED.index("cal_vsd")
 
 
 @dataclass
@@ -68,146 +69,20 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)
 
 
-def _path_problems(row: CifRow) -> list[str]:
-    problems = []
-    try:
-        storage.check_relative_dir(row.cal_dir)
-        storage.check_file_name(row.cal_file)
-    except storage.UnsafePathError as error:
-        problems.append(str(error))
-    if not row.cal_dir.startswith("data/"):
-        problems.append(f"CAL_DIR {row.cal_dir} is not under data/")
-    return problems
+@dataclass
+class _Stored:
+    """A file of the catalogue as the import needs it."""
+
+    id: int
+    cal_dir: str
+    held: bool
 
 
-def _time_problems(row: CifRow) -> list[str]:
-    try:
-        expected = ref_time(row.cal_vsd, row.cal_vst, lenient=True)
-    except TimeSpecError as error:
-        return [f"CAL_VSD/CAL_VST: {error}"]
-    if not math.isfinite(row.ref_time) or abs(row.ref_time - expected) > REF_TIME_TOLERANCE_DAYS:
-        return [
-            f"REF_TIME {row.ref_time!r} is not CAL_VSD {row.cal_vsd} {row.cal_vst} ({expected!r})"
-        ]
-    return []
-
-
-def _column_problems(row: CifRow) -> list[str]:
-    """Values a HEASARC CIF cannot hold: the index must stay exportable (and storable)."""
-    reasons = []
-    for name, tform in CIF_COLUMNS:
-        value = getattr(row, name.lower())
-        if tform == "I" and not -32768 <= value <= 32767:
-            reasons.append(f"{name} {value} does not fit a 16-bit integer")
-        if tform in ("I", "D"):
-            continue
-        width = CBD_WIDTH if name == "CAL_CBD" else int(tform.removesuffix("A"))
-        for text in value if name == "CAL_CBD" else (value,):
-            if len(text) > width:
-                reasons.append(f"{name} {text!r} is longer than the CIF column ({width})")
-            elif not _PRINTABLE.fullmatch(text):
-                reasons.append(f"{name} {text!r} holds a character that is not printable ASCII")
-    return reasons
-
-
-def _strictly(parse: Callable[[str], object], text: str) -> bool:
-    """Whether the strict reading (that of new uploads) accepts ``text`` too."""
-    try:
-        parse(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _lenient_notes(row: CifRow) -> list[str]:
-    """How values that only HEASoft's reading accepts were read (the others need no note)."""
-    notes = []
-    for cbd in row.cal_cbd:
-        meaning = format_boundary(parse_boundary(cbd, lenient=True))
-        if not _strictly(parse_boundary, cbd):
-            notes.append(f"CAL_CBD {cbd!r} read as HEASoft reads it: {meaning}")
-        if texts := blank_led_numbers(cbd):
-            notes.append(
-                f"CAL_CBD {cbd!r} read as {meaning}, but quzcif reads "
-                f"{', '.join(map(repr, texts))} as text (a blank comes first): "
-                "no requested number matches it there"
-            )
-    if not _strictly(normalise_validity_date, row.cal_vsd):
-        meaning = normalise_validity_date(row.cal_vsd, lenient=True)[0]
-        notes.append(f"CAL_VSD {row.cal_vsd!r} read as HEASoft reads it: {meaning}")
-    if not _strictly(parse_time_of_day, row.cal_vst):
-        seconds = parse_time_of_day(row.cal_vst, lenient=True)
-        notes.append(f"CAL_VST {row.cal_vst!r} read as HEASoft reads it: {seconds:g} s")
-    return notes
-
-
-def _row_problems(row: CifRow) -> list[str]:
-    reasons = _path_problems(row) + _time_problems(row) + _column_problems(row)
-    if row.cal_xno < 0:
-        reasons.append(f"CAL_XNO {row.cal_xno} is negative")
-    for cbd in row.cal_cbd:
-        try:
-            parse_boundary(cbd, lenient=True)
-        except BoundaryError as error:
-            reasons.append(f"CAL_CBD: {error}")
-    return reasons
-
-
-def _index_problems(rows: list[CifRow]) -> list[dict[str, object]]:
-    """One mission per index, and one directory per file name within an index."""
-    missions: dict[str, set[str]] = {}
-    directories: dict[tuple[str, str], set[str]] = {}
-    for row in rows:
-        index = index_dir_of(row.cal_dir)
-        missions.setdefault(index, set()).add(row.telescop)
-        directories.setdefault((index, row.cal_file), set()).add(row.cal_dir)
-    problems: list[dict[str, object]] = [
-        {"reason": f"{index} would hold several missions: {', '.join(sorted(names))}"}
-        for index, names in missions.items()
-        if len(names) > 1
-    ]
-    problems += [
-        {"reason": f"{name} is in several directories of {index}: {', '.join(sorted(dirs))}"}
-        for (index, name), dirs in directories.items()
-        if len(dirs) > 1
-    ]
-    return problems
-
-
-def _validate(rows: list[CifRow], unreadable: tuple[CifProblem, ...]) -> list[str]:
-    """Check every row; refuse the whole index listing each problem, or return the notes."""
-    problems: list[dict[str, Any]] = [
-        {"row": problem.row, "reason": problem.reason} for problem in unreadable
-    ]
-    notes = []
-    for position, row in enumerate(rows, start=1):  # fv numbers rows from 1
-        reasons = _row_problems(row)
-        problems += [{"row": position, "reason": reason} for reason in reasons]
-        if not reasons:
-            notes += [f"row {position}: {note}" for note in _lenient_notes(row)]
-    problems.sort(key=itemgetter("row"))
-    problems += _index_problems(rows)
-    if problems:
-        bad_rows = len({problem["row"] for problem in problems if "row" in problem})
-        raise ValidationFailed(
-            f"the index cannot be imported: {len(problems)} problem(s) in {bad_rows} row(s)",
-            errors=problems,
-        )
-    return notes
-
-
-def _normalised(row: CifRow) -> CifRow:
-    """Selection names upper case and stripped, as udcif writes them."""
-    return dataclasses.replace(
-        row,
-        **{name: getattr(row, name).strip().upper() for name in _NAMES},
-    )
-
-
-def _find(files_root: Path, row: CifRow) -> Path | None:
+def _find(files_root: Path, key: _FileKey) -> Path | None:
     """The file of a row under ``files_root``: tree layout first, then flat; ``.gz`` too."""
-    for base in (files_root / row.cal_dir, files_root):
-        for candidate in (base / row.cal_file, base / f"{row.cal_file}.gz"):
+    cal_dir, cal_file = key
+    for base in (files_root / cal_dir, files_root):
+        for candidate in (base / cal_file, base / f"{cal_file}.gz"):
             if candidate.is_file():
                 return candidate
     return None
@@ -221,59 +96,70 @@ def _receive(tree: storage.Storage, source: Path, name: str) -> storage.Incoming
         return tree.write_incoming(stream, name)
 
 
-def _file_for(
+def _stored_files(session: Session, index_dirs: Iterable[str]) -> dict[_FileKey, _Stored]:
+    """Every file of the indexes, by (index, CAL_FILE): one query."""
+    rows = session.execute(
+        select(
+            CalibrationFile.id,
+            CalibrationFile.index_dir,
+            CalibrationFile.cal_dir,
+            CalibrationFile.cal_file,
+            CalibrationFile.sha256.is_not(None),
+        ).where(CalibrationFile.index_dir.in_(list(index_dirs)))
+    )
+    return {(index, name): _Stored(id_, cal_dir, held) for id_, index, cal_dir, name, held in rows}
+
+
+def _file_ids(
     session: Session,
     tree: storage.Storage,
-    row: CifRow,
+    keys: list[_FileKey],
     *,
     files_root: Path | None,
     actor: str,
     now: datetime,
     report: ImportReport,
-) -> CalibrationFile:
-    stored = session.scalars(
-        select(CalibrationFile).where(
-            CalibrationFile.index_dir == index_dir_of(row.cal_dir),
-            CalibrationFile.cal_file == row.cal_file,
-        )
-    ).one_or_none()
-    if stored is not None and stored.cal_dir != row.cal_dir:
-        raise ValidationFailed(
-            f"{row.cal_file} is already stored in {stored.cal_dir}, not {row.cal_dir}",
-            errors=[{"reason": "a file name is unique within an index", "field": "CAL_FILE"}],
-        )
-    if stored is None:
-        stored = CalibrationFile(
-            index_dir=index_dir_of(row.cal_dir),
-            cal_dir=row.cal_dir,
-            cal_file=row.cal_file,
-            origin="import",
-            uploaded_by=actor,
-            uploaded_at=now,
-        )
-        session.add(stored)
-    if stored.held or files_root is None:
-        return stored
-    source = _find(files_root, row)
-    if source is None:
-        return stored
-    incoming = _receive(tree, source, row.cal_file)
-    stored.sha256, stored.size_bytes = incoming.sha256, incoming.size
-    storage.stage(session, incoming, tree.path_of(row.cal_dir, row.cal_file))
-    report.files_stored += 1
-    return stored
+) -> dict[_FileKey, int]:
+    """The id of every file the CIF names, the new ones inserted; found bytes staged."""
+    index_of = {cal_dir: index_dir_of(cal_dir) for cal_dir, _ in keys}
+    stored = _stored_files(session, set(index_of.values()))
+    for cal_dir, cal_file in keys:  # every refusal before any file is copied
+        known = stored.get((index_of[cal_dir], cal_file))
+        if known is not None and known.cal_dir != cal_dir:
+            raise ValidationFailed(
+                f"{cal_file} is already stored in {known.cal_dir}, not {cal_dir}",
+                errors=[{"reason": "a file name is unique within an index", "field": "CAL_FILE"}],
+            )
+    new: list[dict[str, Any]] = []
+    attached: list[dict[str, Any]] = []
+    held: set[_FileKey] = set()
+    for key in keys:
+        known = stored.get((index_of[key[0]], key[1]))
+        values: dict[str, Any] = {"sha256": None, "size_bytes": None}
+        source = None if files_root is None or (known and known.held) else _find(files_root, key)
+        if source is not None:
+            incoming = _receive(tree, source, key[1])
+            values = {"sha256": incoming.sha256, "size_bytes": incoming.size}
+            storage.stage(session, incoming, tree.path_of(*key))
+            report.files_stored += 1
+        if known is None:
+            new.append({"index_dir": index_of[key[0]], "cal_dir": key[0], "cal_file": key[1]})
+            new[-1] |= {"origin": "import", "uploaded_by": actor, "uploaded_at": now, **values}
+        elif source is not None:
+            attached.append({"id": known.id, **values})
+        if (known is not None and known.held) or source is not None:
+            held.add(key)
+    for first in range(0, len(new), BATCH_ROWS):
+        session.execute(insert(CalibrationFile), new[first : first + BATCH_ROWS])
+    if attached:
+        session.execute(update(CalibrationFile), attached)  # by primary key, in one statement
+    report.files_metadata_only = sorted(f"{d}/{f}" for d, f in keys if (d, f) not in held)
+    if new:
+        stored = _stored_files(session, set(index_of.values()))
+    return {key: stored[index_of[key[0]], key[1]].id for key in keys}
 
 
-def _dataset(stored: CalibrationFile, row: CifRow, actor: str, now: datetime) -> Dataset:
-    values = {name: getattr(row, name) for name in CifRow.__dataclass_fields__}
-    for name in ("cal_dir", "cal_file"):
-        del values[name]
-    values["cal_cbd"] = list(row.cal_cbd)
-    values["cal_vsd"] = normalise_validity_date(row.cal_vsd, lenient=True)[0]
-    return Dataset(file=stored, indexed_by=actor, indexed_at=now, **values)
-
-
-def _identity(values: CifRow | Dataset) -> tuple[object, ...]:
+def _identity(values: Any) -> _Identity:
     """What makes a CIF row the same dataset: everything selection reads, but quality.
 
     HEASARC indexes one HDU several times under different validity starts (Swift
@@ -290,6 +176,43 @@ def _identity(values: CifRow | Dataset) -> tuple[object, ...]:
     )
 
 
+def _present(
+    session: Session, index_dirs: Iterable[str], file_ids: set[int]
+) -> dict[tuple[int, _Identity], list[Any]]:
+    """The datasets already in these files, by (file, identity), in index order: one query."""
+    rows = session.execute(
+        select(
+            Dataset.id,
+            Dataset.file_id,
+            Dataset.cal_qual,
+            Dataset.cal_xno,
+            Dataset.instrume,
+            Dataset.detnam,
+            Dataset.filter,
+            Dataset.cal_cnam,
+            Dataset.ref_time,
+            boundaries_column(),
+        )
+        .join(CalibrationFile)
+        .where(CalibrationFile.index_dir.in_(list(index_dirs)))
+        .order_by(Dataset.id)
+    )
+    present: dict[tuple[int, _Identity], list[Any]] = {}
+    for row in rows:
+        if row.file_id in file_ids:
+            present.setdefault((row.file_id, _identity(row)), []).append(row)
+    return present
+
+
+def _change_qualities(session: Session, changes: list[dict[str, Any]]) -> None:
+    """New CAL_QUAL values and their history (as ``change_quality`` records them), in bulk."""
+    if not changes:
+        return
+    updates = [{"id": change["dataset_id"], "cal_qual": change["new_qual"]} for change in changes]
+    session.execute(update(Dataset), updates)  # by primary key, in one statement
+    session.execute(insert(QualityChange), changes)
+
+
 def import_cif(
     session: Session,
     tree: storage.Storage,
@@ -298,12 +221,14 @@ def import_cif(
     files_root: Path | None,
     actor: str,
     now: datetime | None = None,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Import every row of a CIF, in its order (see the module docstring).
 
     A row already in the catalogue is kept; if the imported index gives it another
     CAL_QUAL (a newer HEASARC release withdrew it), the change is recorded as any quality
-    change is.
+    change is. ``progress``, if given, is told (rows done, rows of the index) as the rows
+    are written.
 
     Raises
     ------
@@ -315,37 +240,116 @@ def import_cif(
         of every row, with the row number (from 1, as fv shows it).
     """
     index = read_cif(cif_path, keep_going=True)
-    rows = [_normalised(row) for row in index.rows]
-    report = ImportReport(rows_read=len(rows), notes=_validate(rows, index.problems))
+    rows = normalised(index.rows)
+    report = ImportReport(rows_read=len(rows), notes=validate(rows, index.problems))
+    index_of = {cal_dir: index_dir_of(cal_dir) for cal_dir in {row.cal_dir for row in rows}}
     indexes = {
         index_dir: lock_index(session, index_dir, telescop)
-        for index_dir, telescop in sorted({(index_dir_of(r.cal_dir), r.telescop) for r in rows})
+        for index_dir, telescop in sorted({(index_of[r.cal_dir], r.telescop) for r in rows})
     }
     now = now or utcnow()  # once locked, as for uploads
-    changed: set[str] = set()
-    files: dict[tuple[str, str], CalibrationFile] = {}
-    unmatched: dict[tuple[str, str], list[Dataset]] = {}
+    keys = list(dict.fromkeys((row.cal_dir, row.cal_file) for row in rows))
+    file_ids = _file_ids(
+        session, tree, keys, files_root=files_root, actor=actor, now=now, report=report
+    )
+    present = _present(session, indexes, set(file_ids.values()))
     reason = f"quality of imported index {cif_path.name} (CALDBVER {index.caldbver})"
-    for row in rows:
-        key = (row.cal_dir, row.cal_file)
-        if key not in files:
-            files[key] = _file_for(
-                session, tree, row, files_root=files_root, actor=actor, now=now, report=report
-            )
-            unmatched[key] = list(files[key].datasets)
-        match = next((d for d in unmatched[key] if _identity(d) == _identity(row)), None)
-        if match is None:
-            session.add(_dataset(files[key], row, actor, now))
-            report.datasets_added += 1
-            changed.add(index_dir_of(row.cal_dir))
-            continue
-        unmatched[key].remove(match)
-        report.datasets_present += 1
-        if change_quality(session, match, row.cal_qual, reason=reason, actor=actor, now=now):
-            report.quality_changes += 1
-            changed.add(index_dir_of(row.cal_dir))
-    for index_dir in changed:
+    changes: list[dict[str, Any]] = []
+    changed: set[str] = set()
+    write = _BatchWriter(session, ("file_id", *_COPIED, "indexed_by", "indexed_at"))
+    validity_date = _validity_dates()
+    for first in range(0, len(rows), BATCH_ROWS):
+        new = []
+        for row in rows[first : first + BATCH_ROWS]:
+            file_id = file_ids[row.cal_dir, row.cal_file]
+            matches = present.get((file_id, _identity(row)))
+            if not matches:  # a new dataset
+                values = [getattr(row, name) for name in _COPIED]
+                values[_VSD] = validity_date(row.cal_vsd)
+                new.append((file_id, *values, actor, now))
+                changed.add(index_of[row.cal_dir])
+                continue
+            match = matches.pop(0)  # each stored dataset answers one row
+            report.datasets_present += 1
+            if match.cal_qual != row.cal_qual:
+                changes.append(
+                    {"dataset_id": match.id, "old_qual": match.cal_qual, "new_qual": row.cal_qual}
+                )
+                changes[-1] |= {"reason": reason, "changed_by": actor, "changed_at": now}
+                changed.add(index_of[row.cal_dir])
+        write(new)
+        report.datasets_added += len(new)
+        if progress is not None:
+            progress(min(first + BATCH_ROWS, len(rows)), len(rows))
+    _change_qualities(session, changes)
+    report.quality_changes = len(changes)
+    for index_dir in changed:  # one new serial per index, whatever the number of rows
         record_change(indexes[index_dir], now)
     session.flush()
-    report.files_metadata_only = sorted(f"{d}/{f}" for (d, f), s in files.items() if not s.held)
     return report
+
+
+class _BatchWriter:
+    """Multi-row INSERTs into ``datasets`` at the driver level (one statement per batch).
+
+    SQLAlchemy would convert every value of every row; here each column's conversion (the
+    JSON of CAL_CBD, the timestamp) runs once per distinct value, which the rows of a large
+    index share. The statement still goes through the connection, so it is part of the
+    import's transaction, and the engine's events see it.
+    """
+
+    def __init__(self, session: Session, columns: tuple[str, ...]) -> None:
+        self.connection = session.connection()
+        dialect = self.connection.dialect
+        table = Dataset.__table__
+        types = [table.c[name].type.dialect_impl(dialect) for name in columns]
+        converters = [column_type.bind_processor(dialect) for column_type in types]
+        self.converters = [
+            (position, _memo_of(convert))
+            for position, convert in enumerate(converters)
+            if convert is not None
+        ]
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        self.statement = (  # only our own table and column names: no value is spliced in
+            f"INSERT INTO {Dataset.__tablename__} ({', '.join(columns)}) "  # noqa: S608
+            f"VALUES ({', '.join([mark] * len(columns))})"
+        )
+
+    def __call__(self, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        if self.converters:
+            rows = [self._converted(row) for row in rows]
+        self.connection.exec_driver_sql(self.statement, rows)
+
+    def _converted(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        values = list(row)
+        for position, convert in self.converters:
+            values[position] = convert(values[position])
+        return tuple(values)
+
+
+def _memo_of(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``convert`` run once per distinct (hashable) value."""
+    answers: dict[Any, Any] = {}
+
+    def converted(value: Any) -> Any:
+        try:
+            return answers[value]
+        except KeyError:
+            answers[value] = result = convert(value)
+            return result
+
+    return converted
+
+
+def _validity_dates() -> Callable[[str], str]:
+    """CAL_VSD as stored (YYYY-MM-DD), computed once per distinct value."""
+    dates: dict[str, str] = {}
+
+    def stored(cal_vsd: str) -> str:
+        if cal_vsd not in dates:
+            dates[cal_vsd] = normalise_validity_date(cal_vsd, lenient=True)[0]
+        return dates[cal_vsd]
+
+    return stored

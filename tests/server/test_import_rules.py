@@ -14,6 +14,7 @@ SEARCH = "/api/v1/search?mission=SWIFT&instrument=XRT&codename=GAIN&date=-"
 
 BAD_ROWS = {
     "negative extension": ([dataclasses.replace(ROW, cal_xno=-1)], "CAL_XNO"),
+    "negative quality": ([dataclasses.replace(ROW, cal_qual=-1)], "CAL_QUAL -1 is negative"),
     "REF_TIME not a number": ([dataclasses.replace(ROW, ref_time=math.nan)], "REF_TIME"),
     "REF_TIME contradicts the validity date": (
         [dataclasses.replace(ROW, ref_time=58850.0)],
