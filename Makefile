@@ -78,6 +78,7 @@ benchmarks: install
 	$(BIN)/python benchmarks/bench_hdus.py
 	$(BIN)/python benchmarks/bench_cli_startup.py
 	$(BIN)/python benchmarks/bench_ui_pages.py
+	$(BIN)/python benchmarks/bench_import.py
 
 clean:
 	rm -rf $(VENV) node_modules demo-output .pytest_cache .ruff_cache .hypothesis .mypy_cache .coverage .coverage.*

@@ -1,6 +1,6 @@
 """SVOM CalDB server: a HEASARC-compatible calibration database with a JSON API.
 
-Production: ``gunicorn -w 4 -b 0.0.0.0:8000 'caldb_server:create_app()'``.
+Production: ``caldb-server serve`` (gunicorn, see :mod:`caldb_server.production`).
 """
 
 from typing import Any

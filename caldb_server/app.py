@@ -7,7 +7,7 @@ endpoints under ``/api/v1``, the HEASARC tree under ``/caldb``, the web interfac
 the database, the tree and the instance secret are made by ``caldb-server init`` (a server
 started on a never-initialised instance leaves it as it was). Importing this module has no
 side effect.
-Production: ``gunicorn -w 4 --no-control-socket -b 0.0.0.0:8000 'caldb_server:create_app()'``.
+Production: ``caldb-server serve`` runs it in gunicorn workers (:mod:`caldb_server.production`).
 """
 
 from __future__ import annotations

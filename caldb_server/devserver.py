@@ -1,4 +1,4 @@
-"""The development server (``caldb-server serve``), made safe for dropped connections.
+"""The development server (``caldb-server serve --dev``), made safe for dropped connections.
 
 Werkzeug's server skips ``close()`` on the response when the client resets the connection
 while it drains the request (its ``finally`` block reads the socket before closing). CFITSIO
@@ -49,7 +49,11 @@ def closing_responses(wsgi_app: Any) -> Any:
     return application
 
 
-def serve(app: Flask, host: str, port: int) -> None:
-    """Run the threaded development server."""
+def serve(app: Flask, host: str, port: int, *, reload: bool = False) -> None:
+    """Run the threaded development server; with ``reload``, restarted when code changes.
+
+    The reloader runs the command again in a child process, which serves; SIGTERM to the
+    parent ends both.
+    """
     app.wsgi_app = closing_responses(app.wsgi_app)  # type: ignore[method-assign]
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    app.run(host=host, port=port, threaded=True, use_reloader=reload)

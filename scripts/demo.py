@@ -269,7 +269,10 @@ def main() -> None:
     url = f"http://127.0.0.1:{free_port()}"
     log = (OUTPUT / "server.log").open("w")
     server = subprocess.Popen(
-        [*SERVER, "serve", "--port", url.rsplit(":", 1)[1]], env=env, stdout=log, stderr=log
+        [*SERVER, "serve", "--port", url.rsplit(":", 1)[1], "--workers", "2"],
+        env=env,
+        stdout=log,
+        stderr=log,
     )
     try:
         wait_until_up(url)

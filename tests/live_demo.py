@@ -101,7 +101,7 @@ def serving(
     ``log``, when given, receives the server's output (its request lines and tracebacks).
     """
     port = free_port()
-    command = [str(BIN / "caldb-server"), "serve", "--port", str(port)]
+    command = [str(BIN / "caldb-server"), "serve", "--port", str(port), "--workers", "2"]
     environ = instance.environ | dict(settings or {})
     if log is None:
         with running(command, environ, port) as (_process, url):

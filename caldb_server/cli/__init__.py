@@ -4,7 +4,7 @@ Each command builds the app from the ``CALDB_*`` environment and works through t
 services and unit of work as the HTTP API (exit codes in :mod:`caldb_server.cli.common`).
 """
 
-from caldb_server.cli import access, catalogue, demo  # noqa: F401 - registers the commands
+from caldb_server.cli import access, catalogue, demo, serve  # noqa: F401 - registers the commands
 from caldb_server.cli.common import main
 
 __all__ = ["main"]

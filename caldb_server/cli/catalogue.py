@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 from sqlalchemy import select
+from tqdm import tqdm
 
-from caldb_server import devserver, migrate
+from caldb_server import migrate
 from caldb_server.catalogue.models import CatalogueIndex
 from caldb_server.cli.common import (
     actor_option,
@@ -25,12 +28,12 @@ from caldb_server.errors import CaldbError, NotFound, ValidationFailed
 from caldb_server.fsck import fsck
 from caldb_server.heasarc.cif import CifFormatError
 from caldb_server.heasarc.tree import export_tree, release_index, write_index
-from caldb_server.imports.service import import_cif
+from caldb_server.imports.service import Progress, import_cif
 from caldb_server.ingest.service import IngestOutcome, ingest_file
 from caldb_server.onboard.service import ingest_onboard
 from caldb_server.web import Caldb
 
-__all__ = ["export", "fsck_command", "import_cif_command", "ingest", "init", "release", "serve"]
+__all__ = ["export", "fsck_command", "import_cif_command", "ingest", "init", "release"]
 
 
 @main.command()
@@ -56,21 +59,6 @@ def _warn_if_readable_by_others(path: Path | None) -> None:
             f"'chmod 600 {path}' unless others must read it",
             err=True,
         )
-
-
-@main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port",
-    default=5000,
-    show_default=True,
-    type=click.IntRange(1, 65535),
-    help="Port to listen on.",
-)
-def serve(host: str, port: int) -> None:
-    """Run the development server (production: gunicorn 'caldb_server:create_app()')."""
-    with open_services() as (app, _):
-        devserver.serve(app, host, port)
 
 
 @main.command()
@@ -144,9 +132,20 @@ def import_cif_command(cif: Path, files_root: Path | None, actor: str) -> None:
     as notes. A refused index imports nothing and every row that cannot be imported is
     listed with its number (from 1, as fv shows it); the exit code is then 3.
     """
-    with open_services() as (_app, services), services.database.unit_of_work() as session:
+    with (
+        open_services() as (_app, services),
+        services.database.unit_of_work() as session,
+        _rows_bar(cif.name) as progress,
+    ):
         try:
-            report = import_cif(session, services.storage, cif, files_root=files_root, actor=actor)
+            report = import_cif(
+                session,
+                services.storage,
+                cif,
+                files_root=files_root,
+                actor=actor,
+                progress=progress,
+            )
         except CifFormatError as error:
             problems = [{"row": p.row, "reason": p.reason} for p in error.problems]
             raise ValidationFailed(str(error), errors=problems) from None
@@ -159,6 +158,19 @@ def import_cif_command(cif: Path, files_root: Path | None, actor: str) -> None:
         f"{len(report.files_metadata_only)} files not held (metadata only)"
         + (f", {len(report.notes)} value(s) read as HEASoft reads them" if report.notes else "")
     )
+
+
+@contextmanager
+def _rows_bar(name: str) -> Iterator[Progress]:
+    """A bar of rows written, on stderr and only on a terminal (a pipe or a log gets none)."""
+    with tqdm(desc=name, unit=" rows", leave=False, disable=not sys.stderr.isatty()) as bar:
+
+        def advance(done: int, total: int) -> None:
+            if bar.total != total:  # the first batch: the clock starts with the writing
+                bar.reset(total=total)
+            bar.update(done - bar.n)
+
+        yield advance
 
 
 @main.command()

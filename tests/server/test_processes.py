@@ -127,7 +127,7 @@ def _start_upload_and_stall(url, token, content):
 def test_server_killed_mid_upload_leaves_a_consistent_state(app, app_config, uploader):
     environ = server_env(app_config)
     port = free_port()
-    command = [BIN / "caldb-server", "serve", "--port", str(port)]
+    command = [BIN / "caldb-server", "serve", "--port", str(port), "--workers", "2"]
     token = uploader["Authorization"].split()[1]
     content = calfile_bytes(MXT_GAIN) * 20  # several FITS blocks, sent half-way
     with running(command, environ, port) as (process, url):
