@@ -19,21 +19,19 @@ $(INSTALLED): setup.cfg pyproject.toml
 
 install: $(INSTALLED)
 
-# Each Debian package is installed only when its command is missing; chromium without its
+# The Debian packages, installed when one of their commands is missing; chromium without its
 # recommends (upower, a notification daemon, Mesa: nothing a headless browser uses) but with
 # fonts-liberation, so that pages and screenshots have real glyphs.
 system-deps:
-	@missing=""; \
-	command -v fitsverify >/dev/null || missing="$$missing fitsverify"; \
-	command -v fitscopy >/dev/null || missing="$$missing libcfitsio-bin"; \
-	command -v jq >/dev/null || missing="$$missing jq"; \
-	command -v chromium >/dev/null || missing="$$missing chromium fonts-liberation"; \
-	command -v npm >/dev/null || missing="$$missing npm"; \
-	if [ -n "$$missing" ]; then \
+	@if ! command -v fitsverify >/dev/null || ! command -v fitscopy >/dev/null \
+	    || ! command -v jq >/dev/null || ! command -v chromium >/dev/null \
+	    || ! command -v npm >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+	      fitsverify libcfitsio-bin jq chromium fonts-liberation npm >/dev/null; \
 	  else \
-	    echo "note:$$missing missing; the tests that need them will be skipped"; \
+	    echo "note: fitsverify, fitscopy, jq, chromium or npm is missing;" \
+	         "the tests that need them will be skipped"; \
 	  fi; \
 	fi
 
