@@ -25,7 +25,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, make_url, text
+from harness import reset_postgresql
 
 from caldb_selection import ref_time
 from caldb_server.heasarc.cif import CifRow, read_cif, write_cif
@@ -79,22 +79,6 @@ def synthetic_rows(count: int) -> list[CifRow]:
             if len(rows) >= count:
                 return rows[:count]
     raise AssertionError("unreachable")
-
-
-def reset_postgresql(url: str) -> None:
-    """Create the database if missing and empty its public schema (``init`` migrates it)."""
-    target = make_url(url)
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        exists = text("SELECT 1 FROM pg_database WHERE datname = :name")
-        if not connection.scalar(exists, {"name": target.database}):
-            connection.execute(text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
-    engine = create_engine(target)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 def run(env: dict[str, str], *args: str) -> float:

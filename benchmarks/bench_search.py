@@ -36,11 +36,12 @@ from harness import (
     free_port,
     percentile,
     python_load,
+    reset_postgresql,
     running,
     timed_get,
     wrk_load,
 )
-from sqlalchemy import Engine, create_engine, insert, make_url, text
+from sqlalchemy import Engine, insert, text
 from sqlalchemy.orm import Session
 
 from caldb_selection import Query, parse_expression, ref_time, requested_mjd, select
@@ -126,18 +127,8 @@ def catalogue(size: int, rng: random.Random) -> tuple[list[Row], list[Row]]:
 
 
 def reset_database(url: str) -> Engine:
-    """Create the database if missing, recreate its public schema, migrate it."""
-    target = make_url(url)
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        exists = text("SELECT 1 FROM pg_database WHERE datname = :name")
-        if not connection.scalar(exists, {"name": target.database}):
-            connection.execute(text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
-    engine = make_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
+    """An empty, migrated PostgreSQL catalogue (whatever the database held is dropped)."""
+    engine = make_engine(reset_postgresql(url))
     upgrade(engine)
     return engine
 

@@ -46,9 +46,8 @@ import numpy as np
 from astropy.io import fits
 from flask import Flask
 from flask.testing import FlaskClient
-from harness import busy_share, percentile
-from sqlalchemy import create_engine, event, func, select, text
-from sqlalchemy.engine import make_url
+from harness import busy_share, percentile, reset_postgresql
+from sqlalchemy import event, func, select
 
 from caldb_demodata import generate
 from caldb_server import create_app
@@ -103,25 +102,6 @@ class Timing:
 
 
 # --- instances ---------------------------------------------------------------------------
-
-
-def reset_postgresql(url: str) -> str:
-    """Create the database if missing, recreate its public schema; the URL for psycopg 3."""
-    if url.startswith(("postgresql://", "postgres://")):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    target = make_url(url)
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        exists = text("SELECT 1 FROM pg_database WHERE datname = :name")
-        if not connection.scalar(exists, {"name": target.database}):
-            connection.execute(text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
-    engine = make_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return url
 
 
 @contextmanager

@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sqlalchemy import create_engine, make_url, text
+
 Load = tuple[float, float, float]  # requests/s, p50 ms, p99 ms
 WRK_SCRIPT = """local paths = {%s}
 local i = 0
@@ -147,3 +149,25 @@ def embedded_caldb(work: Path) -> Iterator[tuple[str, str]]:
     port = free_port()
     with running([server, "serve", "--port", str(port)], env, port, work / "server.log"):
         yield f"http://127.0.0.1:{port}", token
+
+
+def reset_postgresql(url: str) -> str:
+    """Create the database if missing and empty its public schema; the URL for psycopg 3.
+
+    The benchmarks measure a fresh catalogue: whatever the database held is DROPPED.
+    """
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        exists = text("SELECT 1 FROM pg_database WHERE datname = :name")
+        if not connection.scalar(exists, {"name": target.database}):
+            connection.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+    engine = create_engine(target)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return url
