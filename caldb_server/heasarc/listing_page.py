@@ -31,7 +31,7 @@ from caldb_server.auth.tokens import Principal
 from caldb_server.errors import json_problem, set_problem_renderer
 from caldb_server.heasarc.listing import Listing, directory_listing
 from caldb_server.ui import PAGE_POLICY
-from caldb_server.ui.pages import page, problem_page
+from caldb_server.ui.pages import page, prefers_a_page, problem_page
 from caldb_server.ui.session import signed_in
 from caldb_server.web import extension
 
@@ -102,18 +102,12 @@ def _tree_principal() -> Principal:
     return authenticate()
 
 
-def _browser() -> bool:
-    """Whether the client prefers a page to JSON (as for requests that match no route)."""
-    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    return best == "text/html"
-
-
 def _tree_problem(problem: dict[str, Any], headers: dict[str, str]) -> BaseResponse:
     """A page for a browser's directory URL; the JSON problem of the tree for anything else."""
     if not directory_url():
         return json_problem(problem, headers)
     response: BaseResponse
-    if not _browser():
+    if not prefers_a_page():
         response = json_problem(problem, headers)
     else:
         response = problem_page(problem, headers)

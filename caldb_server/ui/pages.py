@@ -21,7 +21,7 @@ from caldb_server.errors import json_problem
 from caldb_server.ui.blueprint import PAGE_POLICY
 from caldb_server.ui.session import signed_in
 
-__all__ = ["page", "problem_page", "problem_page_or_json", "safe_next"]
+__all__ = ["page", "prefers_a_page", "problem_page", "problem_page_or_json", "safe_next"]
 
 
 def page(template: str, status: int = 200, **context: Any) -> Response:
@@ -65,10 +65,15 @@ def problem_page(problem: dict[str, Any], headers: dict[str, str]) -> BaseRespon
     return response
 
 
+def prefers_a_page() -> bool:
+    """Whether the client asks for HTML before JSON (a browser; no Accept means JSON)."""
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html"
+
+
 def problem_page_or_json(problem: dict[str, Any], headers: dict[str, str]) -> BaseResponse:
     """A request that matched no route: a page for a browser, JSON for the API and the tree."""
-    browser = request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
-    if browser and not request.path.startswith((API_PREFIX, "/caldb")):
+    if prefers_a_page() and not request.path.startswith((API_PREFIX, "/caldb")):
         response = page("problem.html", status=problem["status"], problem=problem)
         response.headers.update(headers)
         # No blueprint matched, so the data policy would apply: a page loads its stylesheet.
