@@ -6,7 +6,6 @@ import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
-from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
@@ -19,8 +18,18 @@ from caldb_server.ui.timeline import (
     quality_class,
     render_timeline,
 )
+from tests.server.timeline_svg import (
+    SVG,
+    bar,
+    by_href,
+    epoch,
+    lane_labels,
+    links,
+    now_x,
+    parse,
+    ticks,
+)
 
-SVG = "{http://www.w3.org/2000/svg}"
 # The timeline's rules in the site's style sheet: every line that styles svg.timeline.
 TIMELINE_CSS = "\n".join(
     line
@@ -29,47 +38,6 @@ TIMELINE_CSS = "\n".join(
 )
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 HOSTILE = "</svg><script>alert('x')</script>\"&amp;<title>"
-
-
-def parse(svg: str) -> ET.Element:
-    """The SVG as XML (our own output, not untrusted input)."""
-    return ET.fromstring(svg)  # noqa: S314
-
-
-def epoch(lane: str, start: datetime, quality: int = 0, number: int = 1) -> Epoch:
-    return Epoch(lane, start, quality, f"file{number}.fits", f"/datasets/{number}")
-
-
-def links(root: ET.Element) -> list[ET.Element]:
-    return root.findall(f".//{SVG}a")
-
-
-def bar(link: ET.Element) -> dict[str, float]:
-    """x, y, width, height of the bar of a link."""
-    rect = link.find(f"{SVG}rect[@class='bar']")
-    assert rect is not None
-    return {key: float(rect.get(key, "nan")) for key in ("x", "y", "width", "height")}
-
-
-def by_href(root: ET.Element) -> dict[str, dict[str, float]]:
-    return {link.get("href", ""): bar(link) for link in links(root)}
-
-
-def lane_labels(root: ET.Element) -> list[str]:
-    return [t.text or "" for t in root.iter(f"{SVG}text") if t.get("class") == "lane-label"]
-
-
-def ticks(root: ET.Element) -> list[tuple[float, str]]:
-    return [
-        (float(t.get("x", "nan")), t.text or "")
-        for t in root.iter(f"{SVG}text")
-        if t.get("class") == "tick-label"
-    ]
-
-
-def now_x(root: ET.Element) -> float:
-    (line,) = [e for e in root.iter(f"{SVG}line") if e.get("class") == "now-line"]
-    return float(line.get("x1", "nan"))
 
 
 GAIN_HISTORY = [
@@ -302,56 +270,6 @@ def assert_no_overlap(root: ET.Element) -> None:
                     other["x"] + other["width"] <= one["x"] + 0.15
                 )
                 assert apart, (one, other)
-
-
-@pytest.mark.parametrize(
-    ("first", "last", "label"),
-    [
-        (datetime(2024, 3, 1), datetime(2024, 3, 11), r"\d{4}-\d\d-\d\d"),
-        (datetime(2024, 3, 1), datetime(2024, 4, 20), r"\d{4}-\d\d-\d\d"),
-        (datetime(2023, 1, 10), datetime(2024, 2, 1), r"\d{4}-\d\d"),
-        (datetime(2016, 5, 1), datetime(2024, 2, 1), r"\d{4}"),
-        # Five years: five yearly ticks read better than ten half-yearly ones.
-        (datetime(2020, 3, 1), datetime(2025, 1, 1), r"\d{4}"),
-        (datetime(1990, 5, 1), datetime(2024, 2, 1), r"\d{4}"),
-        (datetime(1000, 1, 1), datetime(2024, 2, 1), r"\d{4}"),
-    ],
-)
-def test_ticks_suit_the_span(first: datetime, last: datetime, label: str) -> None:
-    root = parse(render_timeline([epoch("A", first, 0, 1), epoch("B", last, 0, 2)], width=800))
-    found = ticks(root)
-    assert 4 <= len(found) <= 10
-    assert all(re.fullmatch(label, text) for _, text in found)
-    xs = [x for x, _ in found]
-    assert xs == sorted(xs)
-    assert len(set(xs)) == len(xs)
-    bars = by_href(root)
-    margin = 800 / 40  # the axis runs a little beyond the first and last epochs
-    assert all(
-        bars["/datasets/1"]["x"] - margin <= x <= bars["/datasets/2"]["x"] + margin for x in xs
-    )
-    texts = [text for _, text in found]
-    assert texts == sorted(texts, key=lambda t: tuple(int(p) for p in t.split("-")))
-
-
-def test_a_tick_sits_where_its_date_is() -> None:
-    first, last = datetime(2020, 1, 1), datetime(2030, 1, 1)
-    root = parse(render_timeline([epoch("A", first, 0, 1), epoch("A", last, 0, 2)]))
-    bars = by_href(root)
-    per_year = (bars["/datasets/2"]["x"] - bars["/datasets/1"]["x"]) / 10
-    for x, text in ticks(root):
-        expected = (
-            bars["/datasets/1"]["x"] + (datetime(int(text), 1, 1) - first).days / 365.25 * per_year
-        )
-        assert x == pytest.approx(expected, abs=0.5)
-
-
-def test_a_narrow_drawing_has_fewer_ticks_so_labels_do_not_collide() -> None:
-    epochs = [epoch("A", datetime(2024, 3, 1), 0, 1), epoch("A", datetime(2024, 3, 20), 0, 2)]
-    wide, narrow = (ticks(parse(render_timeline(epochs, width=w))) for w in (1200, 300))
-    assert len(narrow) < len(wide)
-    xs = [x for x, _ in narrow]
-    assert all(b - a >= 10 * 6.5 for a, b in pairwise(xs))
 
 
 def test_now_is_utc_whatever_its_form_and_ignored_before_every_epoch() -> None:
