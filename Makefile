@@ -1,7 +1,8 @@
 # Set-up and entry points. `make demo` and `make test` work on a fresh machine: they create
 # .venv from the project's own files (setup.cfg extras), install the HEASARC FITS tools
-# (fitsverify, CFITSIO's fitscopy), jq (used in the README's examples) and Debian's chromium
-# (the browser tests; never `playwright install`) with apt when run as root, and axe-core
+# (fitsverify, CFITSIO's fitscopy), jq (used in the README's examples), Debian's chromium
+# (the browser tests; never `playwright install`), nginx and wrk (the deployment test and the
+# scale benchmark) with apt when run as root, and axe-core
 # (the browser tests' accessibility check) from npm, pinned by package-lock.json.
 PYTHON ?= python3
 VENV ?= .venv
@@ -19,21 +20,9 @@ $(INSTALLED): setup.cfg pyproject.toml
 
 install: $(INSTALLED)
 
-# The Debian packages, installed when one of their commands is missing; chromium without its
-# recommends (upower, a notification daemon, Mesa: nothing a headless browser uses) but with
-# fonts-liberation, so that pages and screenshots have real glyphs.
+# The Debian packages (scripts/system-deps.sh names them), installed where their command is missing.
 system-deps:
-	@if ! command -v fitsverify >/dev/null || ! command -v fitscopy >/dev/null \
-	    || ! command -v jq >/dev/null || ! command -v chromium >/dev/null \
-	    || ! command -v npm >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-	      fitsverify libcfitsio-bin jq chromium fonts-liberation npm >/dev/null; \
-	  else \
-	    echo "note: fitsverify, fitscopy, jq, chromium or npm is missing;" \
-	         "the tests that need them will be skipped"; \
-	  fi; \
-	fi
+	@scripts/system-deps.sh
 
 # node_modules/ (git-ignored) from package-lock.json; skipped, with a note, without npm.
 node-deps: system-deps
