@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from caldb_server.auth.verification import TokenVerifier
 from caldb_server.config import Settings
 from caldb_server.errors import NotFound, PayloadTooLarge, ValidationFailed
 from caldb_server.registry import Registry
+from caldb_server.search.cache import SearchCache
 from caldb_server.storage import Storage
 
 __all__ = [
@@ -48,13 +49,14 @@ LOOKUP_BLUEPRINTS = frozenset({"heasarc"})
 
 @dataclass(frozen=True)
 class Caldb:
-    """The services of one app: settings, database, registry, file tree, token verifier."""
+    """The services of one app: settings, database, registry, tree, verifier, search cache."""
 
     settings: Settings
     database: db.Database
     registry: Registry
     storage: Storage
     verifier: TokenVerifier
+    search_cache: SearchCache = field(default_factory=SearchCache)
 
 
 def extension(app: Flask | None = None) -> Caldb:

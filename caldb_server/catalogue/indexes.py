@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -12,7 +12,7 @@ from caldb_server.catalogue.models import CatalogueIndex
 from caldb_server.db import utcnow
 from caldb_server.errors import Conflict
 
-__all__ = ["index_dir_of", "lock_index", "record_change"]
+__all__ = ["catalogue_serial", "index_dir_of", "lock_index", "record_change"]
 
 _PRODUCT_DIRS = frozenset({"bcf", "cpf", "upload"})
 
@@ -71,3 +71,14 @@ def record_change(index: CatalogueIndex, now: datetime) -> None:
     """
     index.serial += 1
     index.updated_at = now
+
+
+def catalogue_serial(session: Session) -> int:
+    """The serial of the whole catalogue: the sum of the indexes' serials.
+
+    Every committed change of datasets or of their quality moves it (:func:`record_change`,
+    in the same transaction), and it never goes back: index serials only grow and indexes
+    are never deleted. Processes compare it to tell whether what they hold is current.
+    """
+    total = select(func.coalesce(func.sum(CatalogueIndex.serial), 0))
+    return int(session.execute(total).scalar_one())

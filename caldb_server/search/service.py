@@ -12,7 +12,7 @@ does not decide, all candidates are read at once. Every answer comes from one st
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -29,7 +29,14 @@ from caldb_selection.select import ANY_VALUE, NONE
 from caldb_server.catalogue.models import CalibrationFile, Dataset, boundaries_column
 from caldb_server.catalogue.quality import GOOD, qualities_as_of
 
-__all__ = ["SearchAnswer", "SearchRequest", "search"]
+__all__ = [
+    "RESULT_COLUMNS",
+    "SearchAnswer",
+    "SearchRequest",
+    "first_selected_epoch",
+    "result_mappings",
+    "search",
+]
 
 FIRST_PAGE = 64
 
@@ -138,8 +145,11 @@ def _bound(request: SearchRequest, *, narrowed: bool) -> tuple[_Shape, dict[str,
     return shape, values
 
 
-def _first_selected_epoch(rows: Sequence[Row[Any]], query: Query) -> list[Row[Any]] | None:
-    """The selected rows of the newest epoch (of ``rows``) that has any, or None."""
+def first_selected_epoch(rows: Iterable[Row[Any]], query: Query) -> list[Row[Any]] | None:
+    """The selected rows of the newest epoch (of ``rows``, newest first) that has any, or None.
+
+    Stops reading ``rows`` at that epoch.
+    """
     for _, group in groupby(rows, key=lambda row: row.ref_time):
         if selected := quzcif_select(list(group), query).selected:
             return sorted(selected, key=lambda row: row.id)
@@ -158,13 +168,13 @@ def _latest_epoch(
     page = session.execute(_newest_first(shape, limited=True), {**values, "size": FIRST_PAGE})
     rows = page.all()
     if len(rows) < FIRST_PAGE:
-        return _first_selected_epoch(rows, query) or []
+        return first_selected_epoch(rows, query) or []
     last_epoch = rows[-1].ref_time  # may be cut by the page: decided with everything below
-    found = _first_selected_epoch([row for row in rows if row.ref_time != last_epoch], query)
+    found = first_selected_epoch([row for row in rows if row.ref_time != last_epoch], query)
     if found is not None:
         return found
     rows = session.execute(_newest_first(shape, limited=False), values).all()
-    return _first_selected_epoch(rows, query) or []
+    return first_selected_epoch(rows, query) or []
 
 
 def _with_past_qualities(session: Session, rows: Sequence[Row[Any]], moment: datetime) -> list[Any]:
@@ -176,7 +186,8 @@ def _with_past_qualities(session: Session, rows: Sequence[Row[Any]], moment: dat
     ]
 
 
-def _mappings(rows: Sequence[Any]) -> list[Mapping[str, Any]]:
+def result_mappings(rows: Sequence[Any]) -> list[Mapping[str, Any]]:
+    """Every result column of each row, by name."""
     return [row._asdict() if isinstance(row, Row) else vars(row) for row in rows]
 
 
@@ -202,7 +213,7 @@ def search(session: Session, request: SearchRequest) -> SearchAnswer:
     if shape.quality and shape.time:
         selected = _latest_epoch(session, shape, values, query)
         epoch = selected[0].ref_time if selected else None
-        return SearchAnswer(len(selected), _mappings(selected[: request.maxret]), epoch)
+        return SearchAnswer(len(selected), result_mappings(selected[: request.maxret]), epoch)
     statement = _statement(shape).order_by(Dataset.id)
     rows: Sequence[Any] = session.execute(statement, values).all()
     if request.as_of is not None:
@@ -210,7 +221,7 @@ def search(session: Session, request: SearchRequest) -> SearchAnswer:
     selection = quzcif_select(rows, query, explain=request.explain)
     return SearchAnswer(
         selection.nfound,
-        _mappings(selection.selected[: request.maxret]),
+        result_mappings(selection.selected[: request.maxret]),
         selection.epoch_mjd,
         list(selection.rejections),
     )

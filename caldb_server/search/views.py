@@ -13,7 +13,7 @@ from caldb_server.catalogue.serialize import dataset_json
 from caldb_server.db import utcnow
 from caldb_server.search.names import check_known_names
 from caldb_server.search.params import parse_search_params
-from caldb_server.search.service import SearchAnswer, SearchRequest, search
+from caldb_server.search.service import SearchAnswer, SearchRequest
 from caldb_server.web import api_root, db_session, extension, request_time
 
 __all__ = ["blueprint"]
@@ -70,5 +70,5 @@ def search_view() -> dict[str, Any]:
     check_known_names(db_session(), registry, search_request)
     # The catalogue as of this instant is what the search reads: as_of=answered_at replays it.
     answered_at = utcnow()
-    answer = search(db_session(), search_request)
+    answer = extension().search_cache.search(db_session(), search_request)
     return _document(search_request, answer, api_root(), answered_at)

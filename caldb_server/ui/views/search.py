@@ -27,7 +27,6 @@ from caldb_server.instruments.service import describe_instruments
 from caldb_server.search.names import check_known_names
 from caldb_server.search.params import PARAMETERS, parse_search_params
 from caldb_server.search.service import SearchAnswer, SearchRequest
-from caldb_server.search.service import search as run_search
 from caldb_server.ui.blueprint import blueprint
 from caldb_server.ui.commands import caldbio_command, quzcif_command
 from caldb_server.ui.pages import page
@@ -222,7 +221,7 @@ def search() -> Response:
             "search.html", error.status, **context | {"problems": problems, "invalid": invalid}
         )
     answered_at = utcnow()  # as the API: the catalogue at this instant is what is read
-    answer = run_search(db_session(), asked)
+    answer = extension().search_cache.search(db_session(), asked)
     return page(
         "search.html", **context | {"outcome": _outcome(request.args, asked, answer, answered_at)}
     )
