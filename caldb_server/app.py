@@ -3,10 +3,10 @@
 ``create_app()`` reads the settings, opens the database, loads the registry, removes what
 dead processes left in the tree's ``.incoming``, registers the blueprints (all JSON
 endpoints under ``/api/v1``, the HEASARC tree under ``/caldb``, the web interface at
-``/``), the response headers, the error handlers and the access rules. It creates nothing:
-the database, the tree and the instance secret are made by ``caldb-server init`` (a server
-started on a never-initialised instance leaves it as it was). Importing this module has no
-side effect.
+``/``, Prometheus metrics at ``/metrics``), the response headers, the error handlers and
+the access rules. It creates nothing: the database, the tree and the instance secret are
+made by ``caldb-server init`` (a server started on a never-initialised instance leaves it as
+it was). Importing this module has no side effect.
 Production: ``caldb-server serve`` runs it in gunicorn workers (:mod:`caldb_server.production`).
 """
 
@@ -19,7 +19,7 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
 from caldb_common.api import API_PREFIX
-from caldb_server import headers, ui, web
+from caldb_server import headers, metrics, ui, web
 from caldb_server.auth.access import check_access_rules
 from caldb_server.auth.verification import build_verifier
 from caldb_server.auth.views import blueprint as auth_blueprint
@@ -36,6 +36,7 @@ from caldb_server.meta.views import blueprint as meta_blueprint
 from caldb_server.onboard.views import blueprint as onboard_blueprint
 from caldb_server.registry import load_registry
 from caldb_server.request_class import CaldbRequest
+from caldb_server.search.cache import SearchCache
 from caldb_server.search.views import blueprint as search_blueprint
 from caldb_server.storage import Storage
 from caldb_server.users.views import blueprint as users_blueprint
@@ -80,6 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     storage = Storage(settings.root)
     storage.remove_stale_parts()  # a killed upload's bytes do not wait for fsck --repair
     headers.init_app(app)  # first: its hook runs last, after the commit hook (see headers)
+    metrics.init_app(app)  # then: it times the access check, and sees a failed commit's answer
     web.init_app(
         app,
         web.Caldb(
@@ -88,6 +90,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             load_registry(settings.registry_path),
             storage,
             build_verifier(settings),
+            SearchCache(),
         ),
     )
     for blueprint in API_BLUEPRINTS:

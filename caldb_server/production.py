@@ -10,6 +10,9 @@ socket stays open, so no request is refused meanwhile, and each new worker re-re
 files its app is built from (the registry, the instance secret). New code or a changed
 environment needs a restart. SIGTERM stops gracefully (a worker finishes its request, within
 the graceful timeout); SIGINT and SIGQUIT stop at once.
+
+The workers count their metrics in files of one directory (``PROMETHEUS_MULTIPROC_DIR``,
+set by ``caldb-server serve`` before the master builds its app), which ``/metrics`` sums.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from caldb_server.metrics.multiprocess import worker_exited
 from caldb_server.server_logs import ACCESS_FORMAT, JsonServerLogs, TextServerLogs
 
 __all__ = ["DEFAULT_GRACEFUL_TIMEOUT_S", "CaldbServer", "default_workers", "gunicorn_options"]
@@ -60,7 +64,13 @@ def gunicorn_options(
         # gunicorn >= 25.1 otherwise opens a control socket at one path per user account,
         # on which two servers of that account collide; signals are the control here.
         "control_socket_disable": True,
+        "child_exit": _child_exit,
     }
+
+
+def _child_exit(_arbiter: Any, worker: Any) -> None:
+    """Called by gunicorn, in the master, when a worker has exited (its child_exit hook)."""
+    worker_exited(worker.pid)  # the metrics of /metrics (caldb_server.metrics.multiprocess)
 
 
 class CaldbServer(BaseApplication):

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, current_app, g, request
 from sqlalchemy.orm import Session
@@ -23,8 +23,10 @@ from caldb_server.auth.verification import TokenVerifier
 from caldb_server.config import Settings
 from caldb_server.errors import NotFound, PayloadTooLarge, ValidationFailed
 from caldb_server.registry import Registry
-from caldb_server.search.cache import SearchCache
 from caldb_server.storage import Storage
+
+if TYPE_CHECKING:  # made by the app factory; search imports this module
+    from caldb_server.search.cache import SearchCache
 
 __all__ = [
     "Caldb",
@@ -56,7 +58,7 @@ class Caldb:
     registry: Registry
     storage: Storage
     verifier: TokenVerifier
-    search_cache: SearchCache = field(default_factory=SearchCache)
+    search_cache: SearchCache
 
 
 def extension(app: Flask | None = None) -> Caldb:

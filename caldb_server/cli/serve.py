@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import sys
+from contextlib import nullcontext
 
 import click
 from werkzeug.serving import is_running_from_reloader
@@ -11,6 +12,7 @@ from werkzeug.serving import is_running_from_reloader
 from caldb_common.console import report_failure
 from caldb_server import create_app, devserver
 from caldb_server.cli.common import main, open_services
+from caldb_server.metrics.multiprocess import multiprocess_directory
 from caldb_server.production import (
     DEFAULT_GRACEFUL_TIMEOUT_S,
     CaldbServer,
@@ -63,24 +65,28 @@ def serve(
     """Serve the CalDB with gunicorn: access log on stdout, SIGHUP reloads the workers.
 
     SIGTERM stops gracefully, SIGINT at once. A never-initialised instance is refused first.
+    /metrics sums the counts of every worker (PROMETHEUS_MULTIPROC_DIR: the directory of
+    their files; by default a temporary one, removed on exit).
     """
     if dev and workers is not None:
         raise click.UsageError("--workers is for the production server, not --dev")
-    with open_services() as (app, _services):
-        if not is_running_from_reloader():  # its parent holds the socket
-            _check_address(host, port)
-        if dev:
-            dev_server_logs(log_format)
-            devserver.serve(app, host, port, reload=True)
-            return
-    options = gunicorn_options(
-        host,
-        port,
-        workers=workers or default_workers(),
-        graceful_timeout=graceful_timeout,
-        log_format=log_format,
-    )
-    CaldbServer(options, create_app).run()
+    # Before any app is built: gunicorn's workers inherit the master's way of counting.
+    with nullcontext() if dev else multiprocess_directory():
+        with open_services() as (app, _services):
+            if not is_running_from_reloader():  # its parent holds the socket
+                _check_address(host, port)
+            if dev:
+                dev_server_logs(log_format)
+                devserver.serve(app, host, port, reload=True)
+                return
+        options = gunicorn_options(
+            host,
+            port,
+            workers=workers or default_workers(),
+            graceful_timeout=graceful_timeout,
+            log_format=log_format,
+        )
+        CaldbServer(options, create_app).run()
 
 
 def _check_address(host: str, port: int) -> None:

@@ -22,6 +22,7 @@ from collections.abc import Hashable
 from sqlalchemy.orm import Session
 
 from caldb_server.catalogue.indexes import catalogue_serial
+from caldb_server.metrics import record_search_cache
 from caldb_server.search import service
 from caldb_server.search.memory import CodenameIndex, answer, load_codename
 from caldb_server.search.service import SearchAnswer, SearchRequest
@@ -56,29 +57,32 @@ class SearchCache:
     def search(self, session: Session, request: SearchRequest) -> SearchAnswer:
         """The answer :func:`caldb_server.search.service.search` gives on the current catalogue."""
         serial = catalogue_serial(session)
-        key = _answer_key(request)
+        key, group = _answer_key(request), _group(request)
         with self._lock:
+            if serial < self._serial:  # this read began before a newer one: do not mix
+                return service.search(session, request)
             if serial > self._serial:  # someone committed a change: all held is stale
                 self._serial = serial
                 self._indexes.clear()
                 self._answers.clear()
-            elif serial < self._serial:  # this read began before a newer one: do not mix
-                return service.search(session, request)
             found = self._answers.get(key)
             if found is not None:
                 self._answers.move_to_end(key)
                 self.hits += 1
-                return found
-            self.misses += 1
-            index = self._indexes.get(_group(request))
+            else:
+                self.misses += 1
+            index = self._indexes.get(group)
+        record_search_cache(hit=found is not None)
+        if found is not None:
+            return found
         if index is None:
-            index = load_codename(session, *_group(request))
+            index = load_codename(session, *group)
             if catalogue_serial(session) != serial:  # loaded across a commit: maybe mixed
                 return service.search(session, request)
         result = answer(index, request)
         with self._lock:
             if self._serial == serial:
-                self._indexes[_group(request)] = index
+                self._indexes[group] = index
                 self._answers[key] = result
                 if len(self._answers) > self._capacity:
                     self._answers.popitem(last=False)

@@ -30,6 +30,7 @@ EXPECTED_RULES = {
     "instruments.instruments_view": "read",
     "meta.health_view": "public",
     "meta.openapi_view": "public",
+    "metrics.metrics_view": "public",
     "search.search_view": "read",
     "users.create_user_view": "admin",
     "users.update_user_view": "admin",
