@@ -50,6 +50,7 @@ ASSET_SOURCES = (
     (VIEWER_PACKAGE, "dist", "swagger-ui-bundle.js"),
     (VIEWER_PACKAGE, "dist", "favicon-32x32.png"),
     ("caldb_server.meta", "static", "docs-init.js"),
+    ("caldb_server.meta", "static", "docs.css"),
 )
 CONTENT_TYPES = {
     ".css": "text/css; charset=utf-8",

@@ -89,6 +89,7 @@ def test_the_page_loads_swagger_ui_on_the_openapi_document(client):
         "swagger-ui-bundle.js",
         "docs-init.js",
         "swagger-ui.css",
+        "docs.css",  # ours, after Swagger UI's: its colours with enough contrast
         "favicon-32x32.png",
     ]
     assert all(url.startswith(f"{DOCS}/assets/") for url in links.scripts + links.stylesheets)
@@ -118,7 +119,7 @@ def test_every_linked_asset_is_served_over_http_with_its_type_and_a_year_of_cach
     client, live_server
 ):
     urls = linked_assets(client)
-    assert len(urls) == 4
+    assert len(urls) == 5
     for url in urls:
         response = requests.get(live_server + url, timeout=30)
         assert response.status_code == 200, url
@@ -148,6 +149,7 @@ def test_the_init_script_starts_swagger_ui_on_the_pages_document(client):
     assert "url: root.dataset.openapiUrl" in script  # the page's data-openapi-url
     assert "queryConfigEnabled: false" in script  # no ?url= pointing at another document
     assert "validatorUrl: null" in script  # the document stays on this server
+    assert "deepLinking: false" in script  # no link nested in each operation's button
 
 
 def test_the_served_names_follow_the_document(client):

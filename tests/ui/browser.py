@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "demo-output" / "screenshots"
 AXE_SCRIPT = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SERIOUS = ("serious", "critical")  # axe's impacts: minor, moderate, serious, critical
+EVERY_IMPACT = ("minor", "moderate", "serious", "critical")
 _NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 _PROBLEMS: dict[int, list[str]] = {}  # id(page) -> what it reported
 
