@@ -11,6 +11,7 @@ sets ``CALDB_DATABASE_URL`` to PostgreSQL and shares ``CALDB_ROOT`` and
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -69,6 +70,7 @@ class Settings:
     login_attempts: int = 5
     login_window_s: int = 300
     access_token_minutes: int = 60
+    accel_redirect: str | None = None  # nginx's internal location of the tree (X-Accel-Redirect)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -167,6 +169,7 @@ def load_settings(
         access_token_minutes=_positive_int(
             "CALDB_ACCESS_TOKEN_MINUTES", values.get("ACCESS_TOKEN_MINUTES", 60)
         ),
+        accel_redirect=_accel_redirect(values.get("ACCEL_REDIRECT")),
     )
 
 
@@ -255,3 +258,25 @@ def _public_url(value: Any) -> str | None:
     if not url.startswith(("http://", "https://")) or any(c.isspace() for c in url):
         raise ConfigError(f"CALDB_PUBLIC_URL must be an http(s) URL, got {value!r}")
     return url
+
+
+# A location path: segments not starting with a dot (so no '..'), no '?', '%' or '//'.
+_ACCEL_PREFIX = re.compile(r"/(?:[A-Za-z0-9_-][A-Za-z0-9_.-]*/)+")
+
+
+def _accel_redirect(value: Any) -> str | None:
+    """The prefix of nginx's internal location of the tree, e.g. ``/_caldb_files/``.
+
+    Set, the server answers a file it serves with an empty body and ``X-Accel-Redirect:
+    <prefix><path in the tree>``, which nginx sends from that location (its ``alias`` is
+    ``CALDB_ROOT``). Unset (the default), the server sends the bytes itself.
+    """
+    if not value:
+        return None
+    prefix = str(value)
+    if not _ACCEL_PREFIX.fullmatch(prefix):
+        raise ConfigError(
+            f"CALDB_ACCEL_REDIRECT must be a location path such as /_caldb_files/ "
+            f"(starting and ending with /), got {value!r}"
+        )
+    return prefix

@@ -6,13 +6,14 @@ import base64
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, request, send_file
+from flask import Blueprint, Response, request
 from werkzeug.datastructures import FileStorage
 
 from caldb_server.auth.access import current_principal, readable, require_role
 from caldb_server.catalogue.models import CalibrationFile
 from caldb_server.catalogue.serialize import dataset_json, dataset_values
 from caldb_server.errors import BadRequest, CaldbError, NotFound, ValidationFailed
+from caldb_server.files.sending import send_tree_file
 from caldb_server.ingest.service import IngestOutcome, ingest_file
 from caldb_server.web import api_root, db_session, extension, parse_flag
 
@@ -23,7 +24,7 @@ blueprint = Blueprint("files", __name__)
 
 
 def send_calibration_file(stored: CalibrationFile) -> Response:
-    """Stream a stored file with its sha256 as ETag and ``Repr-Digest`` (RFC 9530)."""
+    """Send a stored file with its sha256 as ETag and ``Repr-Digest`` (RFC 9530)."""
     sha256 = stored.sha256
     if sha256 is None:  # not held
         raise NotFound(
@@ -37,13 +38,11 @@ def send_calibration_file(stored: CalibrationFile) -> Response:
             "the file is in the catalogue but missing from the tree; the operators are told "
             "(uploading the same file again restores it)"
         )
-    response = send_file(
+    response = send_tree_file(
         path,
         mimetype="application/octet-stream",
-        as_attachment=True,
         download_name=stored.cal_file,
         etag=sha256,
-        conditional=True,
         max_age=3600,
     )
     response.headers["Repr-Digest"] = f"sha-256=:{_base64(sha256)}:"

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, Response, redirect, request, send_file
+from flask import Blueprint, Response, redirect, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from caldb_server.auth.access import readable
 from caldb_server.catalogue.models import CalibrationFile, Release
 from caldb_server.errors import NotFound
+from caldb_server.files.sending import send_tree_file
 from caldb_server.files.views import send_calibration_file
 from caldb_server.heasarc.listing import is_directory
 from caldb_server.heasarc.listing_page import listing_response, tree_url
@@ -65,7 +66,7 @@ def _current_index(index_dir: str) -> Response | None:
         path = current_index(snapshot, services.storage, services.registry, index_dir)
     if path is None:
         return None
-    return send_file(path, mimetype=_FITS, conditional=True, max_age=0, etag=path.name)
+    return send_tree_file(path, mimetype=_FITS, max_age=0, etag=path.name)
 
 
 def _release(index_dir: str, version: str) -> Response | None:
@@ -77,7 +78,7 @@ def _release(index_dir: str, version: str) -> Response | None:
     if release is None:
         return None
     path = release_path(extension().storage, index_dir, version)
-    return send_file(path, mimetype=_FITS, conditional=True, etag=release.sha256)
+    return send_tree_file(path, mimetype=_FITS, max_age=None, etag=release.sha256)
 
 
 def _calibration_file(cal_dir: str, cal_file: str) -> Response | None:
