@@ -34,6 +34,8 @@ from tests.docs.conftest import DemoServer
 from tests.docs.runner import Context, Shell, Tables
 from tests.helpers import MXT_GAIN, calfile_bytes
 
+_HOST = "installs into a production host's /opt/caldb (as root); not this machine's"
+_ROOT = "changes the host's packages, users or system directories, as root"
 # Lines not run here, with the reason (keyed by the line as extracted).
 NOT_RUN = {
     "make demo": "the whole demonstration with its own server, rewriting demo-output/ in the "
@@ -46,9 +48,30 @@ NOT_RUN = {
     "and pages in a browser",
     "pip install .": "run in a fresh virtualenv by tests/client/test_client_only_install.py "
     "(here it would reinstall the package into the virtualenv running the tests)",
+    # docs/operations.md: the production host's own paths
+    "git clone https://git.example.org/svom/caldb.git /opt/caldb/src": _HOST,
+    "git -C /opt/caldb/src pull": _HOST,
+    "python3 -m venv /opt/caldb/venv": _HOST,
+    "/opt/caldb/venv/bin/pip install '/opt/caldb/src[server]'": _HOST,
+    "set -a && . /etc/caldb/caldb.env && set +a && PATH=/opt/caldb/venv/bin:$PATH": (
+        "loads the host's /etc/caldb/caldb.env; the lines after it run here with the "
+        "demonstration instance's settings instead"
+    ),
 }
 _BENCHMARK = "a benchmark (minutes of CPU); `make benchmarks` runs it"
 NOT_RUN_PREFIXES = {
+    "apt-get install ": _ROOT,
+    "useradd ": _ROOT,
+    "usermod ": _ROOT,
+    "install ": _ROOT,
+    "systemctl ": "systemd's units of a production host; there is no systemd in CI",
+    "runuser -u caldb -- bash": "an interactive shell as the production user",
+    "runuser -u postgres -- create": "creates the production role and database (as root); "
+    "the PostgreSQL tests make their own databases",
+    "runuser -u caldb -- pg_": "the production database; tests/server/test_backup_restore.py "
+    "runs the same pg_dump and pg_restore on the test PostgreSQL",
+    "rsync ": "copies the production tree under /srv and /backup; "
+    "tests/server/test_backup_restore.py copies a tree the same way",
     ".venv/bin/python benchmarks/bench_": _BENCHMARK,
     "CALDB_BENCH_DATABASE_URL=": _BENCHMARK,  # the same benchmarks, on PostgreSQL too
 }
