@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -80,5 +80,9 @@ def catalogue_serial(session: Session) -> int:
     in the same transaction), and it never goes back: index serials only grow and indexes
     are never deleted. Processes compare it to tell whether what they hold is current.
     """
-    total = select(func.coalesce(func.sum(CatalogueIndex.serial), 0))
-    return int(session.execute(total).scalar_one())
+    # Plain SQL on the session's connection: read on every search, where the ORM's
+    # statement handling would cost more than the query itself.
+    return int(session.connection().exec_driver_sql(_SERIAL_SQL).scalar_one())
+
+
+_SERIAL_SQL = "SELECT coalesce(sum(serial), 0) FROM catalogue_indexes"  # CatalogueIndex's

@@ -69,6 +69,9 @@ class SearchAnswer:
     results: list[Mapping[str, Any]]
     epoch_mjd: float | None
     rejections: list[Rejection[Any]] = field(default_factory=list)
+    # The results as JSON text, per API root: written once by the view, reused while the
+    # answer stays in the search cache (a repeated search costs no serialisation).
+    rendered: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

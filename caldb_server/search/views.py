@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, current_app, request
 
 from caldb_selection.timespec import mjd_to_datetime
 from caldb_server.auth.access import readable
@@ -25,14 +26,12 @@ def _instant(mjd: float | None) -> str | None:
     return None if mjd is None else mjd_to_datetime(mjd).isoformat(timespec="seconds")
 
 
-def _document(
-    search_request: SearchRequest, answer: SearchAnswer, root: str, answered_at: datetime
-) -> dict[str, Any]:
+def _rest_of_document(
+    search_request: SearchRequest, answer: SearchAnswer, answered_at: datetime
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The document's members before and after ``results``."""
     query = search_request.query
-    document: dict[str, Any] = {
-        "nfound": answer.nfound,
-        "answered_at": answered_at.isoformat(),
-        "results": [dataset_json(values, root) for values in answer.results],
+    after: dict[str, Any] = {
         "query": {
             "mission": search_request.mission,
             "instrument": query.instrument,
@@ -48,7 +47,7 @@ def _document(
         "epoch": {"ref_time": answer.epoch_mjd, "start": _instant(answer.epoch_mjd)},
     }
     if search_request.explain:
-        document["explain"] = [
+        after["explain"] = [
             {
                 "id": rejection.candidate.id,
                 "cal_file": rejection.candidate.cal_file,
@@ -58,12 +57,22 @@ def _document(
             }
             for rejection in answer.rejections
         ]
-    return document
+    return {"nfound": answer.nfound, "answered_at": answered_at.isoformat()}, after
+
+
+def _results_json(answer: SearchAnswer, root: str) -> str:
+    """The results as JSON text (made once per answer and root: see ``SearchAnswer``)."""
+    text = answer.rendered.get(root)
+    if text is None:
+        documents = [dataset_json(values, root) for values in answer.results]
+        text = current_app.json.dumps(documents, separators=(",", ":"))
+        answer.rendered[root] = text
+    return text
 
 
 @blueprint.get("/search")
 @readable
-def search_view() -> dict[str, Any]:
+def search_view() -> Response:
     """Select calibration datasets with the quzcif rules."""
     registry = extension().registry
     search_request = parse_search_params(request.args, registry, request_time())
@@ -72,4 +81,8 @@ def search_view() -> dict[str, Any]:
     answer = extension().search_cache.search(db_session(), search_request)
     if answer.nfound == 0:  # a name that found datasets is known: only an empty answer asks
         check_known_names(db_session(), registry, search_request)
-    return _document(search_request, answer, api_root(), answered_at)
+    before, after = _rest_of_document(search_request, answer, answered_at)
+    dumps = partial(current_app.json.dumps, separators=(",", ":"))  # compact, as Flask's
+    # {before..., "results": [...], after...}, the results' text spliced in as made once.
+    body = f'{dumps(before)[:-1]},"results":{_results_json(answer, api_root())},{dumps(after)[1:]}'
+    return current_app.response_class(body, mimetype="application/json")
