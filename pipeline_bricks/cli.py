@@ -118,7 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pipeline_bricks.registry import bricks  # noqa: PLC0415 (the science modules)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    status, path = run_brick(bricks(), args.brick, args.runtime_data)
+    # Only the named brick's modules are imported (registry.bricks): a new process per run.
+    status, path = run_brick(bricks(args.brick), args.brick, args.runtime_data)
     document = json.loads(path.read_text())
     print(result_line(document, directory=str(path.parent)))
     if status == "FAILED":

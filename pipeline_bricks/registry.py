@@ -4,7 +4,7 @@
 and where its class lives, so ``pipeline-bricks list`` and ``--help`` answer without importing the
 science modules (numpy, scipy, astropy). Bricks register themselves with :func:`register`
 when their module is imported, which checks that the class agrees with its catalogue entry;
-:func:`bricks` imports the packages that hold them.
+:func:`bricks` imports the modules that hold them: all, or only the one a run needs.
 """
 
 from __future__ import annotations
@@ -75,7 +75,6 @@ CATALOGUE: dict[str, BrickInfo] = {
 }  # fmt: skip
 
 BRICKS: dict[str, type[Brick]] = {}
-_PACKAGES = ("pipeline_bricks.mxt.bricks",)
 
 
 def register(brick: type[Brick]) -> type[Brick]:
@@ -99,8 +98,14 @@ def register(brick: type[Brick]) -> type[Brick]:
     return brick
 
 
-def bricks() -> dict[str, type[Brick]]:
-    """Every registered brick (importing the brick packages first)."""
-    for package in _PACKAGES:
-        importlib.import_module(package)
+def bricks(name: str | None = None) -> dict[str, type[Brick]]:
+    """The registered bricks, after importing the modules of every brick, or of ``name`` only.
+
+    A command runs one brick in a new process: importing only that brick's module (and what
+    it imports: mxt-pipeline imports every stage) spares it the others' libraries. An unknown
+    ``name`` imports them all, so that the refusal can list every brick.
+    """
+    chosen = [CATALOGUE[name]] if name in CATALOGUE else CATALOGUE.values()
+    for info in chosen:
+        importlib.import_module(info.module)
     return BRICKS

@@ -28,8 +28,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import fft as sp_fft
-from scipy.ndimage import maximum_filter
 
 from pipeline_bricks.mxt.detect.cash import BinnedEvents, CashModel, bin_events
 from pipeline_bricks.mxt.detect.psf_model import PsfModel
@@ -82,6 +80,10 @@ def _trial_kernel(model: CashModel) -> np.ndarray:
 
 def _correlate(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """``out[t] = sum_i image[i] kernel[i - t + n - 1]`` on the bin grid (same shape as image)."""
+    # scipy is imported where the fit runs: importing the detect package (mxt-products reads
+    # its source list helpers) then costs no scipy.
+    from scipy import fft as sp_fft  # noqa: PLC0415
+
     n, m = image.shape
     # The full convolution with the flipped kernel by real FFTs (scipy.signal.fftconvolve
     # does the same, but importing scipy.signal costs each brick process ~0.5 s).
@@ -129,6 +131,8 @@ def _next_source(
     slope = _correlate(first, trial_kernel) - totals
     curvature = np.maximum(_correlate(second, trial_kernel**2), 1e-300)
     score = np.where((slope > 0) & (weight > 0), slope**2 / curvature, 0.0)
+    from scipy.ndimage import maximum_filter  # noqa: PLC0415 (as in _correlate)
+
     peaks = (score == maximum_filter(score, size=3, mode="constant")) & (score > 0)
     order = np.argsort(score[peaks])[::-1][:n_peaks]
     best = (0.0, 0.0, 0.0, 0.0)

@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import fft as sp_fft
-from scipy.ndimage import map_coordinates
 
 from pipeline_bricks.mxt.caldata import Psf
 
@@ -253,6 +251,10 @@ class PsfModel:
         return self._maps[key]
 
     def _integral_map(self, weights: np.ndarray, binning: int) -> tuple[np.ndarray, float]:
+        # scipy is imported where it is used: importing the detect package (mxt-products
+        # reads its source list helpers) then costs no scipy.
+        from scipy import fft as sp_fft  # noqa: PLC0415
+
         kernel = self.kernel(binning)
         box = kernel.padded[1:-1, 1:-1]
         n_rows, n_cols = weights.shape[0] * binning, weights.shape[1] * binning
@@ -283,5 +285,7 @@ def _resample(
     rows = centre[0] + ratio * np.arange(-half[0], half[0] + 1)
     cols = centre[1] + ratio * np.arange(-half[1], half[1] + 1)
     grid = np.meshgrid(rows, cols, indexing="ij")
+    from scipy.ndimage import map_coordinates  # noqa: PLC0415 (as in PsfModel._integral_map)
+
     resampled = map_coordinates(image, grid, order=1, mode="constant") * ratio**2
     return np.clip(resampled, 0.0, None), half
