@@ -30,6 +30,13 @@ __all__ = ["DEFAULT_GRACEFUL_TIMEOUT_S", "CaldbServer", "default_workers", "guni
 
 # Long enough for a request in flight (an upload) to finish on a restart.
 DEFAULT_GRACEFUL_TIMEOUT_S = 30
+# Threads per worker: with gthread workers a connection stays open between requests (clients
+# with a session, nginx's upstream keep-alive), and a second thread runs while the first
+# waits for the database; more would only take turns on the GIL.
+WORKER_THREADS = 2
+# Idle keep-alive connections are closed after this; nginx's upstream keepalive_timeout
+# (deploy/nginx/caldb.conf) is shorter, so nginx never reuses one gunicorn is closing.
+KEEPALIVE_S = 5
 
 
 def default_workers() -> int:
@@ -53,7 +60,9 @@ def gunicorn_options(
     return {
         "bind": [bind_address(host, port)],
         "workers": workers,
-        "worker_class": "sync",
+        "worker_class": "gthread",
+        "threads": WORKER_THREADS,
+        "keepalive": KEEPALIVE_S,
         "graceful_timeout": graceful_timeout,
         "preload_app": False,  # create_app() in each worker, after the fork
         "proc_name": "caldb-server",
