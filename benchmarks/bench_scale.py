@@ -6,7 +6,7 @@ In one run, on one machine:
    32 HDUs) is imported by ``caldb-server import-cif`` into a fresh PostgreSQL database;
 2. ``caldb-server serve --workers 4`` serves it, with nginx in front (``deploy/nginx/caldb.conf``
    rendered into a temporary directory on an unprivileged port, files by X-Accel-Redirect);
-3. on one fixed list of seeded searches it measures: p50/p99 per request with
+3. on one fixed list of seeded searches, after a warm-up, it measures: p50/p99 per request with
    ``http.client`` on one keep-alive connection, to the instance and through nginx, and with
    ``requests``; ``wrk`` throughput through nginx; and the baseline, the remote-CALDB way
    (GET ``caldb.indx`` through nginx, parse, select);
@@ -73,7 +73,8 @@ DEFAULT_URL = "postgresql://postgres@127.0.0.1/caldb_bench_scale"
 SEED = 20261207
 WORKERS = 4
 DISTINCT_QUERIES, SEQUENTIAL, WITH_REQUESTS = 500, 2000, 500
-LOAD_CLIENTS, LOAD_SECONDS, WARM_SECONDS = 8, 10, 3
+# The warm-up lets every worker load every codename (~0.1 s each) before the measure.
+LOAD_CLIENTS, LOAD_SECONDS, WARM_SECONDS = 8, 10, 12
 EXPRS = ("-", "-", "energ.eq.1.5.and.datamode.eq.PHOTON", "energ.eq.5", "datamode.eq.WINDOWED")
 DETECTORS = ("-", "-", "FM1", "FM2", "FM3")
 TARGETS = {"import_s": 15.0, "p50_ms": 2.0, "throughput": 1500.0}
