@@ -25,15 +25,15 @@ from typing import Any
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
-from caldb_selection import select as quzcif_select
 from caldb_server.catalogue.models import CalibrationFile, Dataset, QualityChange
 from caldb_server.catalogue.quality import GOOD
 from caldb_server.search.service import (
     RESULT_COLUMNS,
     SearchAnswer,
     SearchRequest,
+    epoch_answer,
     first_selected_epoch,
-    result_mappings,
+    selection_answer,
 )
 
 __all__ = ["CodenameIndex", "answer", "load_codename"]
@@ -132,16 +132,7 @@ def answer(index: CodenameIndex, request: SearchRequest) -> SearchAnswer:
 
     ``request`` must name the mission, instrument and codename ``index`` was loaded for.
     """
-    query = request.query
-    if request.as_of is None and not request.explain and query.time_mjd is not None:
-        selected = _latest_epoch(index, request)
-        epoch = selected[0].ref_time if selected else None
-        return SearchAnswer(len(selected), result_mappings(selected[: request.maxret]), epoch)
+    if request.as_of is None and not request.explain and request.query.time_mjd is not None:
+        return epoch_answer(_latest_epoch(index, request), request)
     rows: Sequence[Any] = index.by_id if request.as_of is None else _as_of(index, request.as_of)
-    selection = quzcif_select(rows, query, explain=request.explain)
-    return SearchAnswer(
-        selection.nfound,
-        result_mappings(selection.selected[: request.maxret]),
-        selection.epoch_mjd,
-        list(selection.rejections),
-    )
+    return selection_answer(rows, request)

@@ -33,9 +33,11 @@ __all__ = [
     "RESULT_COLUMNS",
     "SearchAnswer",
     "SearchRequest",
+    "epoch_answer",
     "first_selected_epoch",
     "result_mappings",
     "search",
+    "selection_answer",
 ]
 
 FIRST_PAGE = 64
@@ -214,14 +216,23 @@ def search(session: Session, request: SearchRequest) -> SearchAnswer:
     # explain must see every candidate to say why it lost: no narrowing in SQL then.
     shape, values = _bound(request, narrowed=not request.explain)
     if shape.quality and shape.time:
-        selected = _latest_epoch(session, shape, values, query)
-        epoch = selected[0].ref_time if selected else None
-        return SearchAnswer(len(selected), result_mappings(selected[: request.maxret]), epoch)
+        return epoch_answer(_latest_epoch(session, shape, values, query), request)
     statement = _statement(shape).order_by(Dataset.id)
     rows: Sequence[Any] = session.execute(statement, values).all()
     if request.as_of is not None:
         rows = _with_past_qualities(session, rows, request.as_of)
-    selection = quzcif_select(rows, query, explain=request.explain)
+    return selection_answer(rows, request)
+
+
+def epoch_answer(selected: Sequence[Any], request: SearchRequest) -> SearchAnswer:
+    """The answer made of the selected rows of one epoch (``first_selected_epoch``'s)."""
+    epoch = selected[0].ref_time if selected else None
+    return SearchAnswer(len(selected), result_mappings(selected[: request.maxret]), epoch)
+
+
+def selection_answer(candidates: Sequence[Any], request: SearchRequest) -> SearchAnswer:
+    """The answer of the quzcif rules on every candidate (index order), rejections included."""
+    selection = quzcif_select(candidates, request.query, explain=request.explain)
     return SearchAnswer(
         selection.nfound,
         result_mappings(selection.selected[: request.maxret]),
