@@ -53,17 +53,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
-from astropy.coordinates import offset_by
 from harness import busy_share, embedded_caldb
 
+from pipeline_bricks.campaign.locate import offset_deg, simulate_and_locate
+from pipeline_bricks.campaign.report import wilson
 from pipeline_bricks.cli import main as pipeline_bricks
-from pipeline_bricks.framework.runner import run_brick
-from pipeline_bricks.mxt.bricks.pipeline import MxtPipeline
 from pipeline_bricks.mxt.sky import separation_arcsec
-from pipeline_bricks.registry import bricks
 
 ROOT = Path(__file__).resolve().parents[1]
 DATE = "2025-07-01T12:00:00"
@@ -71,15 +69,6 @@ DEFAULT_RA, DEFAULT_DEC = 204.8665, 45.1204  # the simulator's default source
 SEPARATION_ARCMIN = 5.0  # between the two sources of a two-source field
 MATCH_ARCSEC = 60.0  # a source of a two-source field is recovered within this
 CASES = {"nominal": 1.0, "faint": 0.3, "two sources": 1.0}  # case: rate [counts/s]
-
-
-class MxtLocate(MxtPipeline):
-    """``mxt-pipeline`` without ``mxt-products``: calibrate, coordinates, screen, detect."""
-
-    name = "mxt-locate"
-    description = "the MXT chain up to mxt-detect (benchmark)"
-    stages: ClassVar = MxtPipeline.stages[:4]
-    codenames = tuple(dict.fromkeys(c for brick, _, _ in stages for c in brick.codenames))
 
 
 @dataclass(frozen=True)
@@ -106,12 +95,6 @@ class Result:
     status: str = ""
 
 
-def offset_deg(ra: float, dec: float, angle_deg: float, pa_deg: float) -> tuple[float, float]:
-    """The direction ``angle_deg`` from (``ra``, ``dec``) at position angle ``pa_deg`` [deg]."""
-    lon, lat = offset_by(*np.radians([ra, dec, pa_deg, angle_deg]))
-    return float(lon.deg % 360.0), float(lat.deg)
-
-
 def make_jobs(runs: int, seed: int, work: Path) -> list[Job]:
     """The runs of every case, each with its seeded geometry."""
     jobs = []
@@ -136,25 +119,11 @@ def make_jobs(runs: int, seed: int, work: Path) -> list[Job]:
 
 def run_job(job: Job) -> Result:
     """Simulate, reduce up to mxt-detect, match the sources found with the truth."""
-    out = Path(job.work)
-    started = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):
-        code = pipeline_bricks(["simulate", "--date", DATE, "--out", str(out), *job.options])
-    if code != 0:
-        raise RuntimeError(f"simulate failed for {job}")
-    simulated = time.perf_counter()
-    runtime = json.loads((out / "runtime_data.json").read_text())
-    runtime.update(brick=MxtLocate.name, output_dir="locate")
-    (out / "locate.json").write_text(json.dumps(runtime))
-    status, path = run_brick({**bricks(), MxtLocate.name: MxtLocate}, MxtLocate.name,
-                             out / "locate.json")  # fmt: skip
-    result = Result(job.case, job.seed, 0, status=status)
-    result.seconds_simulate = simulated - started
-    result.seconds_chain = time.perf_counter() - simulated
-    found = json.loads(path.read_text()).get("results", {}).get("mxt-detect", {})
-    sources = found.get("sources", [])
-    result.n_found = len(sources)
-    truth = json.loads((out / "truth.json").read_text())
+    located = simulate_and_locate(Path(job.work), ["--date", DATE, *job.options])
+    result = Result(job.case, job.seed, len(located.sources), status=located.status)
+    result.seconds_simulate = located.seconds_simulate
+    result.seconds_chain = located.seconds_chain
+    sources, truth = located.sources, located.truth
     truths = [truth["source"], *truth["extra_sources"]]
     if not sources:
         return result
@@ -189,16 +158,6 @@ class Row:
     target: str
     passed: bool
     interval: tuple[float, float]
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95 % Wilson interval of a binomial fraction ``k / n``."""
-    if n == 0:
-        return (float("nan"), float("nan"))
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return float(centre - half), float(centre + half)
 
 
 def summarise(case: str, results: list[Result]) -> Row:

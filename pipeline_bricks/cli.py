@@ -1,4 +1,4 @@
-"""The ``pipeline-bricks`` command: ``run BRICK RUNTIME_DATA``, ``list`` and ``simulate``.
+"""The ``pipeline-bricks`` command: ``run``, ``list``, ``simulate``, ``campaign`` and its report.
 
 Exit codes: 0 SUCCESS or NO_DATA (both are normal outcomes the scheduler reads in
 processing_status.json), 1 FAILED, 2 usage error.
@@ -19,6 +19,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from caldb_common.console import help_summary, report_failure
+from pipeline_bricks.campaign.command import (
+    add_campaign_arguments,
+    add_report_arguments,
+    campaign,
+    campaign_report,
+)
 from pipeline_bricks.parameters import CALIBRATION, CALIBRATION_TEXT, TABLE_HEADINGS
 from pipeline_bricks.registry import CATALOGUE
 from pipeline_bricks.summary import result_line
@@ -55,6 +61,13 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
         from pipeline_bricks.simulator.command import add_arguments  # noqa: PLC0415 (numpy)
 
         add_arguments(simulate)
+    add_campaign_arguments(
+        sub_command("campaign", "simulate many observations of a scenario, reduce each "
+                    "through the bricks and compare it with its truth (docs/simulator.md)")
+    )  # fmt: skip
+    add_report_arguments(
+        sub_command("campaign-report", "rebuild a campaign's report.json and runs.ecsv")
+    )
     return parser
 
 
@@ -102,6 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pipeline_bricks.simulator.command import run_simulate  # noqa: PLC0415
 
         return run_simulate(args)
+    if args.command == "campaign":
+        return campaign(args)
+    if args.command == "campaign-report":
+        return campaign_report(args)
     if args.command == "list":
         for name, brick in sorted(CATALOGUE.items()):
             print(f"{name:18} {brick.description}")

@@ -35,7 +35,15 @@ def _run(*argv):
 
 
 @pytest.mark.parametrize(
-    "argv", [["list"], ["list", "--parameters"], ["--help"], ["run", "--help"]]
+    "argv",
+    [
+        ["list"],
+        ["list", "--parameters"],
+        ["--help"],
+        ["run", "--help"],
+        ["campaign", "--help"],
+        ["campaign-report", "--help"],
+    ],
 )
 def test_list_and_help_import_no_science_module(argv):
     report = _run(*argv)

@@ -1,0 +1,113 @@
+"""A campaign's report, from its finished runs: ``report.json`` and the table ``runs.ecsv``.
+
+Made again from ``DIR/runs/*/result.json`` alone (``pipeline-bricks campaign-report``), so a
+report never disagrees with the runs it sums up. The times (``seconds*``) are the only
+numbers that differ between two campaigns of the same scenario and seed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from astropy.table import MaskedColumn, Table
+
+from pipeline_bricks.campaign.runs import CAMPAIGN, MATCH_ARCSEC, finished_runs
+from pipeline_bricks.framework.errors import BrickError
+from pipeline_bricks.simulator.writer import write_json
+
+__all__ = ["REPORT", "TABLE", "build_report", "wilson"]
+
+REPORT = "report.json"
+TABLE = "runs.ecsv"
+BEYOND_R90 = 1.5  # a calibrated radius puts 0.6 % of the truths beyond 1.5 x R90 (Rayleigh)
+UNITS = {
+    "ra_true_deg": "deg", "dec_true_deg": "deg", "off_axis_arcmin": "arcmin",
+    "rate_cts_s": "ct / s", "nh_cm2": "cm-2", "start_offset_s": "s", "duration_s": "s",
+    "counts_true": "ct", "ra_found_deg": "deg", "dec_found_deg": "deg",
+    "offset_arcsec": "arcsec", "r90_arcsec": "arcsec", "counts_found": "ct",
+    "seconds_simulate": "s", "seconds_chain": "s",
+}  # fmt: skip
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson interval of a binomial fraction ``k / n``."""
+    if n == 0:
+        return (float("nan"), float("nan"))
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(centre - half), float(centre + half)
+
+
+def _share(k: int, n: int) -> float | None:
+    return round(k / n, 4) if n else None
+
+
+def summary(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The set's numbers: detection, R90 coverage, offsets, false detections, times."""
+    detected = [r for r in records if r["detected"]]
+    inside = sum(bool(r["in_r90"]) for r in detected)
+    ratios = np.array([r["offset_over_r90"] for r in detected if r["offset_over_r90"] is not None])
+    offsets = np.array([r["offset_arcsec"] for r in detected])
+    false = sum(r["false_detections"] for r in records)
+    low, high = wilson(inside, len(detected))
+    return {
+        "runs": len(records),
+        "detected": len(detected),
+        "detection_efficiency": _share(len(detected), len(records)),
+        "not_success": sum(r["status"] != "SUCCESS" for r in records),
+        "r90_coverage": _share(inside, len(detected)),
+        "r90_coverage_95": [round(low, 4), round(high, 4)] if detected else None,
+        "beyond_1p5_r90": _share(int(np.count_nonzero(ratios > BEYOND_R90)), len(detected)),
+        "median_offset_arcsec": round(float(np.median(offsets)), 3) if detected else None,
+        "largest_offset_arcsec": round(float(offsets.max()), 3) if detected else None,
+        "false_detections": false,
+        "false_detections_per_field": _share(false, len(records)),
+        "match_radius_arcsec": MATCH_ARCSEC,
+        "seconds_per_run": {
+            "simulate": round(float(np.mean([r["seconds_simulate"] for r in records])), 3),
+            "chain": round(float(np.mean([r["seconds_chain"] for r in records])), 3),
+        }
+        if records
+        else None,
+    }
+
+
+def table(records: list[dict[str, Any]]) -> Table:
+    """One row per run, one column per number of its record (missing values masked)."""
+    names = [key for key in records[0] if key != "simulate"] if records else []
+    columns = []
+    for name in names:
+        values = [r[name] for r in records]
+        missing = [v is None for v in values]
+        if any(missing):
+            filler = next((v for v in values if v is not None), 0.0)
+            data = [filler if v is None else v for v in values]
+            columns.append(MaskedColumn(data, name=name, mask=missing, unit=UNITS.get(name)))
+        else:
+            columns.append(MaskedColumn(values, name=name, unit=UNITS.get(name)))
+    return Table(columns)
+
+
+def build_report(out: Path) -> dict[str, Any]:
+    """Write ``report.json`` and ``runs.ecsv`` of the campaign in ``out``; returns the report."""
+    try:
+        campaign = json.loads((out / CAMPAIGN).read_text())
+    except (OSError, ValueError):
+        raise BrickError(f"{out} holds no campaign ({CAMPAIGN} missing or unreadable)") from None
+    records = [record for _, record in sorted(finished_runs(out).items())]
+    document = {
+        "scenario": campaign["scenario"]["name"],
+        "seed": campaign["seed"],
+        **summary(records),
+        "per_run": records,
+    }
+    write_json(out / REPORT, document)
+    rows = table(records)
+    rows.meta.update(scenario=document["scenario"], seed=document["seed"])
+    rows.write(out / TABLE, format="ascii.ecsv", overwrite=True)
+    return document

@@ -1,0 +1,220 @@
+"""``pipeline-bricks campaign`` and ``campaign-report`` against a live embedded CalDB.
+
+A small campaign of bright GRBs (short exposures, unambiguous): every run detected, within
+twice its 90 % radius, and nothing else; the same seed gives the same report (times aside),
+with one process or two; a resumed campaign redoes only the runs not finished; the report is
+rebuilt from the runs.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from astropy.table import Table
+
+from pipeline_bricks.campaign.locate import Located
+from pipeline_bricks.campaign.runs import MATCH_ARCSEC, compare
+from pipeline_bricks.campaign.scenario import SETTABLE, load_scenario
+from pipeline_bricks.cli import main
+
+RUNS = 3
+SEED = 5
+BRIGHT = """\
+name: bright
+description: bright afterglows near the axis, short exposures
+fixed:
+  date: "2025-07-01T12:00:00"
+  duration: 200
+draw:
+  rate: {law: uniform, low: 8.0, high: 12.0}
+  decay: {law: normal, mean: 1.2, sigma: 0.2, low: 0.8, high: 1.6}
+  gamma: {law: normal, mean: 2.0, sigma: 0.2, low: 1.6, high: 2.4}
+  start-offset: {law: uniform, low: 100.0, high: 200.0}
+field:
+  off_axis_arcmin: {law: disc, radius: 10.0}
+"""
+
+
+def without_times(report: dict[str, Any]) -> dict[str, Any]:
+    """The report without the times, which differ from one campaign to the next."""
+    kept = {key: value for key, value in report.items() if not key.startswith("seconds")}
+    kept["per_run"] = [without_times(run) for run in report.get("per_run", [])]
+    return kept
+
+
+def report_of(out: Path) -> dict[str, Any]:
+    return json.loads((out / "report.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("scenario") / "bright.yaml"
+    path.write_text(BRIGHT)
+    return path
+
+
+def campaign(out: Path, scenario: Path, url: str, *options: str) -> int:
+    return main(["campaign", "--scenario", str(scenario), "--runs", str(RUNS), "--seed",
+                 str(SEED), "--out", str(out), "--caldb-url", url, *options])  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def sequential(
+    tmp_path_factory: pytest.TempPathFactory, scenario: Path, demo_caldb: str, caldb_cache: None
+) -> Path:
+    """A campaign of RUNS bright GRBs, run in this process."""
+    out = tmp_path_factory.mktemp("campaign") / "sequential"
+    assert campaign(out, scenario, demo_caldb) == 0
+    return out
+
+
+def test_bright_grbs_are_all_detected_within_their_90_percent_radius(sequential, capsys):
+    report = report_of(sequential)
+    assert report["runs"] == report["detected"] == RUNS
+    inside = sum(run["in_r90"] for run in report["per_run"])
+    assert report["r90_coverage"] == pytest.approx(inside / RUNS, abs=1e-4)
+    assert report["false_detections"] == 0
+    runs = report["per_run"]
+    assert [run["run"] for run in runs] == list(range(RUNS))
+    offsets = sorted(run["offset_arcsec"] for run in runs)
+    assert report["median_offset_arcsec"] == pytest.approx(offsets[RUNS // 2], abs=1e-3)
+    for run in runs:
+        assert run["status"] == "SUCCESS"
+        assert run["detected"]
+        assert run["n_found"] == 1
+        # within its 90 % radius 9 times in 10: P(offset > 2 R90) = 1e-4 for a Gaussian error
+        assert run["offset_arcsec"] < 2.0 * run["r90_arcsec"] < 60.0
+        assert run["in_r90"] == (run["offset_arcsec"] <= run["r90_arcsec"])
+        assert run["offset_over_r90"] == pytest.approx(run["offset_arcsec"] / run["r90_arcsec"],
+                                                       rel=1e-3)  # fmt: skip
+        assert run["counts_found"] == pytest.approx(run["counts_true"], rel=0.3)
+        assert run["counts_true"] > 500
+        assert 8.0 <= run["rate_cts_s"] <= 12.0
+        assert run["off_axis_arcmin"] < 12.0
+        # the run's record is the one in its directory, and its truth is the simulator's
+        directory = sequential / "runs" / f"{run['run']:04d}"
+        assert json.loads((directory / "result.json").read_text()) == run
+        truth = json.loads((directory / "truth.json").read_text())
+        assert truth["source"]["ra_deg"] == run["ra_true_deg"]
+        assert truth["rate_law"]["decay_index"] == run["decay"]
+    table = Table.read(sequential / "runs.ecsv", format="ascii.ecsv")
+    assert len(table) == RUNS
+    assert list(table["run"]) == list(range(RUNS))
+    assert str(table["offset_arcsec"].unit) == "arcsec"
+    assert list(table["offset_arcsec"]) == [run["offset_arcsec"] for run in runs]
+
+
+def test_the_same_seed_gives_the_same_report_with_one_process_or_two(
+    sequential, scenario, demo_caldb, caldb_cache, tmp_path
+):
+    assert campaign(tmp_path / "again", scenario, demo_caldb) == 0
+    assert campaign(tmp_path / "parallel", scenario, demo_caldb, "--workers", "2") == 0
+    expected = without_times(report_of(sequential))
+    assert without_times(report_of(tmp_path / "again")) == expected
+    assert without_times(report_of(tmp_path / "parallel")) == expected
+    other = ["--scenario", str(scenario), "--runs", "1", "--seed", str(SEED + 1)]
+    assert main(["campaign", *other, "--out", str(tmp_path / "other"),
+                 "--caldb-url", demo_caldb]) == 0  # fmt: skip
+    assert (
+        report_of(tmp_path / "other")["per_run"][0]["ra_true_deg"]
+        != (expected["per_run"][0]["ra_true_deg"])
+    )
+
+
+def test_a_resumed_campaign_redoes_only_the_unfinished_runs(
+    sequential, scenario, demo_caldb, caldb_cache, tmp_path
+):
+    out = tmp_path / "resumed"
+    shutil.copytree(sequential, out, copy_function=shutil.copy2)
+    results = {index: out / "runs" / f"{index:04d}" / "result.json" for index in range(RUNS)}
+    before = {index: path.stat().st_mtime_ns for index, path in results.items()}
+    shutil.rmtree(results[1].parent)
+    (results[2].parent / "result.json").unlink()  # a run stopped before its end
+    (results[2].parent / "leftover").write_text("from the run that stopped")
+    assert campaign(out, scenario, demo_caldb) == 0
+    assert results[0].stat().st_mtime_ns == before[0]  # kept
+    assert results[1].exists()
+    assert results[2].exists()
+    assert not (results[2].parent / "leftover").exists()  # made again from scratch
+    assert without_times(report_of(out)) == without_times(report_of(sequential))
+
+
+def test_a_campaign_resumes_only_with_its_scenario_and_seed(sequential, tmp_path, capsys):
+    out = tmp_path / "copy"
+    shutil.copytree(sequential, out)
+    shutil.rmtree(out / "runs" / "0000")
+    assert main(["campaign", "--runs", "1", "--seed", "99", "--out", str(out)]) == 1
+    assert "another scenario" in capsys.readouterr().err
+    assert not (out / "runs" / "0000").exists()
+
+
+def test_campaign_report_rebuilds_the_report_and_table_from_the_runs(sequential, tmp_path, capsys):
+    out = tmp_path / "copy"
+    shutil.copytree(sequential, out)
+    (out / "report.json").unlink()
+    (out / "runs.ecsv").unlink()
+    assert main(["campaign-report", str(out)]) == 0
+    assert f"{RUNS} runs, {RUNS} detected" in capsys.readouterr().out
+    assert report_of(out) == report_of(sequential)
+    assert (out / "runs.ecsv").read_text() == (sequential / "runs.ecsv").read_text()
+    assert main(["campaign-report", str(tmp_path / "nothing")]) == 1
+    assert "holds no campaign" in capsys.readouterr().err
+
+
+def test_a_found_source_away_from_the_truth_is_a_false_detection():
+    truth = {
+        "seed": 1, "source": {"ra_deg": 10.0, "dec_deg": 20.0, "off_axis_arcmin": 3.0},
+        "extra_sources": [], "counts": {"source": {"events": 100}},
+        "rate_law": {"rate_cts_s": 1.0, "decay_index": 1.2, "start_offset_s": 120.0,
+                     "duration_s": 1000.0},
+        "spectrum": {"gamma": 2.0, "nh_cm2": 3e21},
+    }  # fmt: skip
+    near = {"ra_deg": 10.0, "dec_deg": 20.0 + 30 / 3600, "err_r90_arcsec": 20.0, "counts": 90.0}
+    far = near | {"dec_deg": 20.0 + (MATCH_ARCSEC + 10) / 3600, "counts": 500.0}
+    record = compare(0, [], Located("SUCCESS", truth, [far, near]))
+    assert record["detected"]
+    assert record["false_detections"] == 1
+    assert record["n_found"] == 2
+    assert record["offset_arcsec"] == pytest.approx(30.0, abs=0.01)
+    assert record["offset_over_r90"] == pytest.approx(1.5, abs=1e-3)
+    assert not record["in_r90"]
+    missed = compare(0, [], Located("SUCCESS", truth, [far]))
+    assert not missed["detected"]
+    assert missed["false_detections"] == 1
+    assert missed["offset_arcsec"] is None
+
+
+def test_the_shipped_grb_scenario_draws_simulator_options_within_its_laws():
+    scenario = load_scenario("grb")
+    assert set(scenario.fixed) | set(scenario.draw) <= SETTABLE
+    first = [scenario.draw_run(1, index) for index in range(200)]
+    assert first == [scenario.draw_run(1, index) for index in range(200)]  # (seed, index) alone
+    for options in first:
+        assert 0.1 <= options["rate"] <= 30.0
+        assert 0.5 <= options["decay"] <= 2.5
+        assert 100.0 <= options["start-offset"] <= 300.0
+    rates = sorted(options["rate"] for options in first)
+    assert 0.6 < rates[100] < 1.6  # median 1 count/s
+    assert len({options["seed"] for options in first}) == 200
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("fixed: {date: '2025-07-01', ra: 10}", "'ra' is not a simulator option"),
+        ("fixed: {duration: 100}", "date"),
+        ("fixed: {date: '2025-07-01'}\ndraw: {rate: {law: gauss}}", "law: one of"),
+        ("fixed: {date: '2025-07-01'}\ndraw: {rate: {law: uniform, low: 1}}", "takes low, high"),
+    ],
+)
+def test_a_scenario_file_with_a_mistake_is_refused_with_the_reason(text, message, tmp_path, capsys):
+    path = tmp_path / "wrong.yaml"
+    path.write_text(text)
+    assert main(["campaign", "--scenario", str(path), "--runs", "1", "--out",
+                 str(tmp_path / "out")]) == 1  # fmt: skip
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
