@@ -12,7 +12,13 @@ from caldb_server.catalogue.models import CatalogueIndex
 from caldb_server.db import utcnow
 from caldb_server.errors import Conflict
 
-__all__ = ["catalogue_serial", "index_dir_of", "lock_index", "record_change"]
+__all__ = [
+    "catalogue_serial",
+    "index_dir_of",
+    "lock_index",
+    "record_change",
+    "record_unlisted_change",
+]
 
 _PRODUCT_DIRS = frozenset({"bcf", "cpf", "upload"})
 
@@ -47,7 +53,7 @@ def lock_index(session: Session, index_dir: str, telescop: str) -> CatalogueInde
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     session.execute(
         dialect.insert(CatalogueIndex)
-        .values(index_dir=index_dir, telescop=telescop, serial=0, updated_at=utcnow())
+        .values(index_dir=index_dir, telescop=telescop, serial=0, changes=0, updated_at=utcnow())
         .on_conflict_do_nothing(index_elements=["index_dir"])
     )
     index = session.scalars(
@@ -71,18 +77,29 @@ def record_change(index: CatalogueIndex, now: datetime) -> None:
     """
     index.serial += 1
     index.updated_at = now
+    record_unlisted_change(index)
+
+
+def record_unlisted_change(index: CatalogueIndex) -> None:
+    """Mark that datasets of a locked index changed where caldb.indx does not show it.
+
+    An onboard upload: the index's serial and CALDBVER stay (HEASoft clients would fetch an
+    identical caldb.indx again), the catalogue serial moves (searches must see it).
+    """
+    index.changes += 1
 
 
 def catalogue_serial(session: Session) -> int:
-    """The serial of the whole catalogue: the sum of the indexes' serials.
+    """The serial of the whole catalogue: the sum of the indexes' ``changes``.
 
     Every committed change of datasets or of their quality moves it (:func:`record_change`,
-    in the same transaction), and it never goes back: index serials only grow and indexes
-    are never deleted. Processes compare it to tell whether what they hold is current.
+    :func:`record_unlisted_change`, in the same transaction), and it never goes back: the
+    counts only grow and indexes are never deleted. Processes compare it to tell whether
+    what they hold is current.
     """
     # Plain SQL on the session's connection: read on every search, where the ORM's
     # statement handling would cost more than the query itself.
     return int(session.connection().exec_driver_sql(_SERIAL_SQL).scalar_one())
 
 
-_SERIAL_SQL = "SELECT coalesce(sum(serial), 0) FROM catalogue_indexes"  # CatalogueIndex's
+_SERIAL_SQL = "SELECT coalesce(sum(changes), 0) FROM catalogue_indexes"  # CatalogueIndex's

@@ -62,6 +62,9 @@ class CatalogueIndex(Base):
     telescop: Mapped[str] = mapped_column(String(10))
     serial: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Every committed change of the index's datasets, onboard files included (``serial``
+    # moves only when caldb.indx changes): summed, the catalogue serial of the search cache.
+    changes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class CalibrationFile(Base):

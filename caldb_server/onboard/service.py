@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from caldb_selection import ref_time
 from caldb_server import storage
+from caldb_server.catalogue.indexes import record_unlisted_change
 from caldb_server.catalogue.models import ONBOARD_CLASS, Dataset
 from caldb_server.catalogue.quality import GOOD, SUPERSEDED, change_quality
 from caldb_server.catalogue.uploads import new_dataset, new_file
@@ -150,11 +151,12 @@ def ingest_onboard(
     """
     name, mission, instrument, description = _checked(incoming, registry)
     cal_dir = f"{instrument.dir}/upload/{name.codename.lower()}"
-    unchanged, _index = claim_upload(
+    unchanged, index = claim_upload(
         session, tree, incoming, index_dir=instrument.dir, telescop=mission
     )
     if unchanged is not None:
         return unchanged
+    assert index is not None  # a new upload holds its index's lock
     active = _active_versions(session, mission, instrument.name, name)
     higher = [(version, row) for version, row in active if version >= name.version]
     if higher:
@@ -192,6 +194,8 @@ def ingest_onboard(
         if change_quality(session, old, SUPERSEDED, reason=reason, actor=actor, now=now):
             superseded.append(old)
     storage.stage(session, incoming, tree.path_of(cal_dir, incoming.name))
-    # No new index serial: caldb.indx does not list onboard files, so it has not changed.
+    # No new index serial: caldb.indx does not list onboard files, so it has not changed;
+    # the catalogue serial moves, so that every server's searches see the new version.
+    record_unlisted_change(index)
     session.flush()
     return IngestOutcome(True, stored, [dataset], superseded, [])
