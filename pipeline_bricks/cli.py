@@ -66,7 +66,9 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
                     "through the bricks and compare it with its truth (docs/simulator.md)")
     )  # fmt: skip
     add_report_arguments(
-        sub_command("campaign-report", "rebuild a campaign's report.json and runs.ecsv")
+        sub_command(
+            "campaign-report", "rebuild a campaign's report.json, runs.ecsv and report.html"
+        )
     )
     return parser
 

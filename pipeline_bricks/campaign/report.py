@@ -19,7 +19,7 @@ from pipeline_bricks.campaign.runs import CAMPAIGN, MATCH_ARCSEC, finished_runs
 from pipeline_bricks.framework.errors import BrickError
 from pipeline_bricks.simulator.writer import write_json
 
-__all__ = ["REPORT", "TABLE", "build_report", "wilson"]
+__all__ = ["REPORT", "TABLE", "build_report", "campaign_document", "wilson"]
 
 REPORT = "report.json"
 TABLE = "runs.ecsv"
@@ -93,8 +93,8 @@ def table(records: list[dict[str, Any]]) -> Table:
     return Table(columns)
 
 
-def build_report(out: Path) -> dict[str, Any]:
-    """Write ``report.json`` and ``runs.ecsv`` of the campaign in ``out``; returns the report."""
+def campaign_document(out: Path) -> dict[str, Any]:
+    """The report of the campaign in ``out`` from its finished runs, written nowhere."""
     try:
         campaign = json.loads((out / CAMPAIGN).read_text())
     except (OSError, ValueError):
@@ -106,6 +106,13 @@ def build_report(out: Path) -> dict[str, Any]:
         **summary(records),
         "per_run": records,
     }
+    return document
+
+
+def build_report(out: Path) -> dict[str, Any]:
+    """Write ``report.json`` and ``runs.ecsv`` of the campaign in ``out``; returns the report."""
+    document = campaign_document(out)
+    records = document["per_run"]
     write_json(out / REPORT, document)
     rows = table(records)
     rows.meta.update(scenario=document["scenario"], seed=document["seed"])

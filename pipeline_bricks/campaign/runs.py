@@ -4,6 +4,9 @@ A run's directory ``DIR/runs/NNNN`` holds the simulation, the chain's output and
 last, ``result.json``: a run with that file is finished and a resumed campaign keeps it; a
 run directory without it is made again from scratch. ``DIR/campaign.json`` records what the
 runs were drawn from, so that a campaign resumes only with the same scenario and seed.
+
+The runs are made one after the other, in local processes (``workers``), or on a Dask
+distributed cluster (``scheduler``); all three call :func:`run_one`, so the records match.
 """
 
 from __future__ import annotations
@@ -163,26 +166,54 @@ def run_campaign(
     out: Path,
     workers: int,
     caldb_url: str,
+    scheduler: str | None = None,
     on_done: Callable[[dict[str, Any]], object] = lambda record: None,
 ) -> int:
     """Make the runs ``0 .. runs - 1`` of ``out`` not finished yet; returns how many were made.
 
     ``workers`` > 1 runs them in as many processes (spawned: a fresh interpreter each);
-    each run depends on ``(seed, index)`` alone, so the records are those of a sequential
+    ``scheduler`` (a Dask scheduler's address) runs them on that cluster's workers instead,
+    which must import this package and see ``out`` and the CalDB at the same path and URL.
+    Each run depends on ``(seed, index)`` alone, so the records are those of a sequential
     campaign. ``on_done`` is called with each new record (a progress bar).
     """
     out.mkdir(parents=True, exist_ok=True)
     _check_same_campaign(out, _campaign_document(scenario, seed, caldb_url))
     done = finished_runs(out)
+    # absolute: a Dask worker's working directory is its own
     jobs = [
         RunJob(index, tuple(command_line(scenario.draw_run(seed, index))),
-               str(run_directory(out, index)), caldb_url)
+               str(run_directory(out.absolute(), index)), caldb_url)
         for index in range(runs)
         if index not in done
     ]  # fmt: skip
-    for record in _records(jobs, workers):
+    records = _records(jobs, workers) if scheduler is None else _dask_records(jobs, scheduler)
+    for record in records:
         on_done(record)
     return len(jobs)
+
+
+def _dask_records(jobs: list[RunJob], scheduler: str) -> Iterator[dict[str, Any]]:
+    """The records of ``jobs`` made on the Dask cluster at ``scheduler``, as they finish.
+
+    The first failure stops the campaign: its exception (pickled back from the worker) is
+    raised here and the runs not started are cancelled; the finished ones are kept.
+    """
+    # only here: the pipeline extra's Dask is neither needed nor loaded otherwise
+    from distributed import Client, as_completed  # noqa: PLC0415
+
+    try:
+        client = Client(scheduler, set_as_default=False)
+    except (OSError, ValueError) as error:  # unreachable, or not an address
+        raise BrickError(f"no Dask scheduler at {scheduler}: {error}") from None
+    with client:
+        # pure=False: a run writes files, so the scheduler must never reuse an earlier result
+        futures = [client.submit(run_one, job, pure=False) for job in jobs]
+        try:
+            for future in as_completed(futures, loop=client.loop):
+                yield future.result()
+        finally:
+            client.cancel(futures)
 
 
 def _records(jobs: list[RunJob], workers: int) -> Iterator[dict[str, Any]]:

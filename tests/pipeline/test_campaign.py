@@ -2,8 +2,8 @@
 
 A small campaign of bright GRBs (short exposures, unambiguous): every run detected, within
 twice its 90 % radius, and nothing else; the same seed gives the same report (times aside),
-with one process or two; a resumed campaign redoes only the runs not finished; the report is
-rebuilt from the runs.
+with one process, two, or a Dask cluster of two workers; a resumed campaign redoes only the
+runs not finished; the report is rebuilt from the runs.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from astropy.table import Table
+from distributed import LocalCluster
 
 from pipeline_bricks.campaign.locate import Located
 from pipeline_bricks.campaign.runs import MATCH_ARCSEC, compare
@@ -123,6 +124,40 @@ def test_the_same_seed_gives_the_same_report_with_one_process_or_two(
         report_of(tmp_path / "other")["per_run"][0]["ra_true_deg"]
         != (expected["per_run"][0]["ra_true_deg"])
     )
+
+
+def test_a_dask_cluster_of_two_workers_gives_the_report_of_one_process(
+    sequential, scenario, demo_caldb, caldb_cache, tmp_path
+):
+    # two worker processes spawned from this one (this package importable, the same
+    # CaDBIO cache in their environment), everything on loopback, no dashboard
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:  # fmt: skip
+        out = tmp_path / "dask"
+        assert campaign(out, scenario, demo_caldb, "--scheduler", cluster.scheduler_address) == 0
+        # the runs were made by the cluster's workers, not here (the counts of tasks that
+        # entered each state, kept by the scheduler after the client has gone)
+        assert cluster.scheduler.task_prefixes["run_one"].state_counts["memory"] == RUNS
+        # resumed on the cluster: only the unfinished run is sent
+        kept = (out / "runs" / "0000" / "result.json").stat().st_mtime_ns
+        (out / "runs" / "0001" / "result.json").unlink()
+        assert campaign(out, scenario, demo_caldb, "--scheduler", cluster.scheduler_address) == 0
+        assert cluster.scheduler.task_prefixes["run_one"].state_counts["memory"] == RUNS + 1
+        assert (out / "runs" / "0000" / "result.json").stat().st_mtime_ns == kept
+    assert without_times(report_of(out)) == without_times(report_of(sequential))
+    for index in range(RUNS):
+        record = json.loads((out / "runs" / f"{index:04d}" / "result.json").read_text())
+        assert without_times(record) == without_times(report_of(sequential)["per_run"][index])
+
+
+def test_a_dask_scheduler_that_is_no_address_is_refused_with_the_reason(scenario, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert campaign(out, scenario, "http://127.0.0.1:1", "--scheduler", "nowhere://x") == 1
+    assert "no Dask scheduler at nowhere://x" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:  # one place or the other, not both
+        campaign(out, scenario, "http://127.0.0.1:1", "--workers", "2", "--scheduler", "tcp://a:1")
+    assert usage.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
 
 
 def test_a_resumed_campaign_redoes_only_the_unfinished_runs(
