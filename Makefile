@@ -67,6 +67,7 @@ benchmarks: install
 	$(BIN)/python benchmarks/bench_ui_pages.py
 	$(BIN)/python benchmarks/bench_import.py
 	$(BIN)/python benchmarks/bench_scale.py
+	$(BIN)/python benchmarks/bench_campaign.py
 
 clean:
 	rm -rf $(VENV) node_modules demo-output .pytest_cache .ruff_cache .hypothesis .mypy_cache .coverage .coverage.*
