@@ -33,8 +33,9 @@ def _at_least(low: int) -> Any:
 
 def add_campaign_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the ``campaign`` options on ``parser``."""
-    parser.add_argument("--scenario", default="grb", metavar="grb|FILE.yaml",
-                        help="a shipped scenario (grb), or a YAML file of the same form "
+    parser.add_argument("--scenario", default="grb", metavar="grb|gp|FILE.yaml",
+                        help="a shipped scenario (grb: GRB afterglows; gp: 1-3 constant sources "
+                        "in or just outside the field), or a YAML file of the same form "
                         "(default grb)")  # fmt: skip
     parser.add_argument("--runs", type=_at_least(1), required=True,
                         help="runs 0 .. RUNS-1 are made (finished ones are kept)")  # fmt: skip

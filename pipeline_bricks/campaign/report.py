@@ -67,6 +67,11 @@ def summary(records: list[dict[str, Any]]) -> dict[str, Any]:
         "largest_offset_arcsec": round(float(offsets.max()), 3) if detected else None,
         "false_detections": false,
         "false_detections_per_field": _share(false, len(records)),
+        # extra sources (gp): those on the CCD should be found, those off it never
+        "extra_in_field": sum(r.get("extra_in_field", 0) for r in records),
+        "extra_detected": sum(r.get("extra_detected", 0) for r in records),
+        "outside_sources": sum(r.get("outside_sources", 0) for r in records),
+        "outside_detected": sum(r.get("outside_detected", 0) for r in records),
         "match_radius_arcsec": MATCH_ARCSEC,
         "seconds_per_run": {
             "simulate": round(float(np.mean([r["seconds_simulate"] for r in records])), 3),

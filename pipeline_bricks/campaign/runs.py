@@ -26,7 +26,7 @@ from pipeline_bricks.framework.errors import BrickError
 from pipeline_bricks.mxt.sky import separation_arcsec
 from pipeline_bricks.simulator.writer import write_json
 
-__all__ = ["MATCH_ARCSEC", "RunJob", "compare", "finished_runs", "run_campaign"]
+__all__ = ["MATCH_ARCSEC", "RunJob", "compare", "finished_runs", "in_field", "run_campaign"]
 
 # A found source is the truth's when it is the nearest within this: the MXT requirement on
 # the 90 % radius is 2 arcmin, so a position further off is a miss (and a false detection).
@@ -50,7 +50,13 @@ def run_directory(out: Path, index: int) -> Path:
 
 
 def compare(index: int, options: list[str], located: Located) -> dict[str, Any]:
-    """The run's record: the truth, the source matched with it, the false detections."""
+    """The run's record: the truth, the source matched with it, the false detections.
+
+    Every true source (the main one, then the extra ones) takes the nearest found source
+    still free within ``MATCH_ARCSEC``; a found source left is a false detection. A true
+    source off the CCD at the nominal pointing is outside the field: finding it is counted
+    apart (``outside_detected``, which must stay 0), not as a detection nor a false one.
+    """
     truth, sources = located.truth, located.sources
     truths = [truth["source"], *truth["extra_sources"]]
     unmatched = list(range(len(sources)))
@@ -68,6 +74,9 @@ def compare(index: int, options: list[str], located: Located) -> dict[str, Any]:
         matches.append(sources[unmatched[nearest]] | {"offset_arcsec": float(offsets[nearest])})
         del unmatched[nearest]
     found = matches[0]
+    extra = list(zip(truth["extra_sources"], matches[1:], strict=True))
+    extra_inside = [match for item, match in extra if in_field(item)]
+    extra_outside = [match for item, match in extra if not in_field(item)]
     true_counts = truth["counts"]["source"]["events"]
     record: dict[str, Any] = {
         "run": index,
@@ -94,6 +103,11 @@ def compare(index: int, options: list[str], located: Located) -> dict[str, Any]:
         "counts_ratio": None,
         "n_found": len(sources),
         "false_detections": len(unmatched),
+        "in_field": in_field(truth["source"]),
+        "extra_in_field": len(extra_inside),
+        "extra_detected": sum(match is not None for match in extra_inside),
+        "outside_sources": len(extra_outside),
+        "outside_detected": sum(match is not None for match in extra_outside),
     }
     if found is not None:
         r90, offset = found["err_r90_arcsec"], found["offset_arcsec"]
@@ -113,6 +127,15 @@ def compare(index: int, options: list[str], located: Located) -> dict[str, Any]:
         # with --out and --caldb-url, `pipeline-bricks simulate` makes the same observation
         "simulate": options,
     }
+
+
+def in_field(source: dict[str, Any]) -> bool:
+    """Whether a true source falls on the CCD at the nominal pointing (the 57' square field).
+
+    From the simulator's truth, not the off-axis angle alone: the field is square, so a
+    source 30-40' off-axis is outside it along the sides but on the CCD near the corners.
+    """
+    return source["rawx_nominal"] is not None
 
 
 def run_one(job: RunJob) -> dict[str, Any]:
@@ -139,7 +162,10 @@ def finished_runs(out: Path) -> dict[int, dict[str, Any]]:
 
 
 def _campaign_document(scenario: Scenario, seed: int, caldb_url: str) -> dict[str, Any]:
-    return {"scenario": asdict(scenario), "seed": seed, "caldb_url": caldb_url,
+    described = asdict(scenario)
+    if not described["extra_sources"]:  # as before extra sources were: older campaigns resume
+        del described["extra_sources"]
+    return {"scenario": described, "seed": seed, "caldb_url": caldb_url,
             "match_radius_arcsec": MATCH_ARCSEC}  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from pipeline_bricks.campaign.locate import Located
 from pipeline_bricks.campaign.runs import MATCH_ARCSEC, compare
 from pipeline_bricks.campaign.scenario import SETTABLE, load_scenario
 from pipeline_bricks.cli import main
+from pipeline_bricks.mxt.sky import separation_arcsec
 
 RUNS = 3
 SEED = 5
@@ -37,6 +38,33 @@ draw:
   start-offset: {law: uniform, low: 100.0, high: 200.0}
 field:
   off_axis_arcmin: {law: disc, radius: 10.0}
+"""
+
+# a bright target near the axis, a bright source in the field and one outside it: 60' off-axis,
+# beyond the 57' square CCD at any angle (it reaches 41' on its diagonals). Nearer, the halo of
+# a bright source just off a corner (42-52', 10 counts/s; 42', 1 count/s) is detected by
+# mxt-detect today as a broad false source in that corner.
+FIELD = """\
+name: field
+description: a target, a source in the field and one just outside it
+fixed:
+  date: "2025-07-01T12:00:00"
+  duration: 200
+  decay: 0.0
+  rate: 10.0
+draw:
+  start-offset: {law: uniform, low: 100.0, high: 200.0}
+field:
+  off_axis_arcmin: {law: disc, radius: 5.0}
+extra_sources:
+  inside:
+    count: {law: value, value: 1}
+    off_axis_arcmin: {law: value, value: 15.0}
+    rate: {law: value, value: 10.0}
+  outside:
+    count: {law: value, value: 1}
+    off_axis_arcmin: {law: value, value: 60.0}
+    rate: {law: value, value: 10.0}
 """
 
 
@@ -202,7 +230,8 @@ def test_campaign_report_rebuilds_the_report_and_table_from_the_runs(sequential,
 
 def test_a_found_source_away_from_the_truth_is_a_false_detection():
     truth = {
-        "seed": 1, "source": {"ra_deg": 10.0, "dec_deg": 20.0, "off_axis_arcmin": 3.0},
+        "seed": 1, "source": {"ra_deg": 10.0, "dec_deg": 20.0, "off_axis_arcmin": 3.0,
+                              "rawx_nominal": 140, "rawy_nominal": 120},
         "extra_sources": [], "counts": {"source": {"events": 100}},
         "rate_law": {"rate_cts_s": 1.0, "decay_index": 1.2, "start_offset_s": 120.0,
                      "duration_s": 1000.0},
@@ -253,3 +282,73 @@ def test_a_scenario_file_with_a_mistake_is_refused_with_the_reason(text, message
                  str(tmp_path / "out")]) == 1  # fmt: skip
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_gp_campaign_finds_the_sources_in_the_field_and_not_the_one_outside(
+    demo_caldb, caldb_cache, tmp_path
+):
+    scenario, out = tmp_path / "field.yaml", tmp_path / "gp"
+    scenario.write_text(FIELD)
+    assert main(["campaign", "--scenario", str(scenario), "--runs", "2", "--seed", str(SEED),
+                 "--out", str(out), "--caldb-url", demo_caldb]) == 0  # fmt: skip
+    report = report_of(out)
+    assert (report["runs"], report["detected"], report["false_detections"]) == (2, 2, 0)
+    assert (report["extra_in_field"], report["extra_detected"]) == (2, 2)
+    assert (report["outside_sources"], report["outside_detected"]) == (2, 0)
+    assert report["false_detections_per_field"] == 0.0
+    for run in report["per_run"]:
+        assert run["in_field"]
+        assert run["n_found"] == 2  # the target and the source in the field, nothing else
+        truth = json.loads((out / "runs" / f"{run['run']:04d}" / "truth.json").read_text())
+        inside, outside = truth["extra_sources"]
+        assert inside["off_axis_arcmin"] == pytest.approx(15.0, abs=0.5)  # from the optical axis
+        assert inside["rawx_nominal"] is not None
+        assert outside["off_axis_arcmin"] == pytest.approx(60.0, abs=0.5)
+        assert outside["rawx_nominal"] is None  # off the CCD
+        assert run["simulate"].count("--extra-source") == 2
+    table = Table.read(out / "runs.ecsv", format="ascii.ecsv")
+    assert list(table["outside_detected"]) == [0, 0]
+
+
+def test_a_found_outside_source_is_counted_apart_from_the_false_detections():
+    truth = {
+        "seed": 1, "counts": {"source": {"events": 100}},
+        "source": {"ra_deg": 10.0, "dec_deg": 20.0, "off_axis_arcmin": 3.0,
+                   "rawx_nominal": 140, "rawy_nominal": 120},
+        "extra_sources": [
+            {"ra_deg": 10.0, "dec_deg": 20.2, "off_axis_arcmin": 12.0, "rawx_nominal": 100,
+             "rawy_nominal": 60},
+            {"ra_deg": 10.0, "dec_deg": 20.5, "off_axis_arcmin": 30.0, "rawx_nominal": None,
+             "rawy_nominal": None},
+        ],
+        "rate_law": {"rate_cts_s": 1.0, "decay_index": 0.0, "start_offset_s": 120.0,
+                     "duration_s": 1000.0},
+        "spectrum": {"gamma": 2.0, "nh_cm2": 3e21},
+    }  # fmt: skip
+    found = [{"ra_deg": 10.0, "dec_deg": dec, "err_r90_arcsec": 20.0, "counts": 90.0}
+             for dec in (20.0, 20.5 - 60 / 3600, 19.5)]  # fmt: skip
+    record = compare(0, [], Located("SUCCESS", truth, found))
+    assert record["detected"]
+    assert record["in_field"]
+    assert (record["extra_in_field"], record["extra_detected"]) == (1, 0)
+    assert (record["outside_sources"], record["outside_detected"]) == (1, 1)
+    assert record["false_detections"] == 1  # the one at 19.5 deg only
+
+
+def test_the_shipped_gp_scenario_draws_one_to_three_sources_reproducibly():
+    scenario = load_scenario("gp")
+    first = [scenario.draw_run(1, index) for index in range(200)]
+    assert first == [scenario.draw_run(1, index) for index in range(200)]
+    counts = [len(options.get("extra-source", [])) for options in first]
+    assert set(counts) == {0, 1, 2}  # with the target: 1 to 3 sources
+    for options in first:
+        assert options["decay"] == 0.0
+        for text in options.get("extra-source", []):
+            ra, dec, rate = map(float, text.split(","))
+            theta = separation_arcsec(ra, dec, options["pointing-ra"], options["pointing-dec"])
+            assert theta / 60.0 <= 40.0 + 1e-6
+            assert 0.2 <= rate <= 5.0
+    # the extra sources leave the target's draws as they are: the grb laws' streams
+    assert [options["rate"] for options in first] == [
+        scenario.draw_run(1, index)["rate"] for index in range(200)
+    ]
