@@ -20,9 +20,24 @@ $(INSTALLED): setup.cfg pyproject.toml
 
 install: $(INSTALLED)
 
-# The Debian packages (scripts/system-deps.sh names them), installed where their command is missing.
+# The Debian packages, installed when one of their commands is missing; chromium without its
+# recommends (upower, a notification daemon, Mesa: nothing a headless browser uses) but with
+# fonts-liberation, so that pages and screenshots have real glyphs. npm only where it is
+# missing: a Node.js from elsewhere brings its own, which Debian's npm package conflicts with.
 system-deps:
-	@scripts/system-deps.sh
+	@if ! command -v fitsverify >/dev/null || ! command -v fitscopy >/dev/null \
+	    || ! command -v jq >/dev/null || ! command -v chromium >/dev/null \
+	    || ! command -v nginx >/dev/null || ! command -v wrk >/dev/null \
+	    || ! command -v npm >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+	      fitsverify libcfitsio-bin jq chromium fonts-liberation nginx wrk >/dev/null; \
+	    command -v npm >/dev/null || apt-get install -y -qq --no-install-recommends npm >/dev/null; \
+	  else \
+	    echo "note: fitsverify, fitscopy, jq, chromium, nginx, wrk or npm is missing;" \
+	         "the tests that need them will be skipped"; \
+	  fi; \
+	fi
 
 # node_modules/ (git-ignored) from package-lock.json; skipped, with a note, without npm.
 node-deps: system-deps

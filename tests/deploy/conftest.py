@@ -69,7 +69,7 @@ def _nginx(directory: Path, root: Path, instances: list[Instance]) -> Nginx:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """Instances A and B (public reads) behind nginx, on a database of their own."""
     if NGINX is None:
-        pytest.skip("nginx is not installed (scripts/system-deps.sh installs it)")
+        pytest.skip("nginx is not installed (make system-deps installs it)")
     server_url = os.environ.get(PG_URL_VARIABLE)
     if not server_url:
         pytest.skip(PG_UNSET)
