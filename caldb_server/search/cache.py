@@ -47,7 +47,7 @@ class SearchCache:
 
     def __init__(self, capacity: int = CACHED_ANSWERS) -> None:
         self._capacity = capacity
-        self._lock = threading.Lock()  # the development server answers in threads
+        self._lock = threading.Lock()  # gthread workers and the development server use threads
         self._serial = -1
         self._indexes: dict[_Group, CodenameIndex] = {}
         self._answers: OrderedDict[Hashable, SearchAnswer] = OrderedDict()
@@ -59,19 +59,20 @@ class SearchCache:
         serial = catalogue_serial(session)
         key, group = _answer_key(request), _group(request)
         with self._lock:
-            if serial < self._serial:  # this read began before a newer one: do not mix
-                return service.search(session, request)
+            older = serial < self._serial  # this read began before a newer one: do not mix
             if serial > self._serial:  # someone committed a change: all held is stale
                 self._serial = serial
                 self._indexes.clear()
                 self._answers.clear()
-            found = self._answers.get(key)
+            found = None if older else self._answers.get(key)
             if found is not None:
                 self._answers.move_to_end(key)
                 self.hits += 1
-            else:
+            elif not older:
                 self.misses += 1
             index = self._indexes.get(group)
+        if older:  # answered by SQL outside the lock: the other thread's searches go on
+            return service.search(session, request)
         record_search_cache(hit=found is not None)
         if found is not None:
             return found
