@@ -117,6 +117,8 @@ class MxtDetect(Brick):
             background_cps_per_pixel=float(f"{found.background_rate:.4g}"),
             sources=[source_record(s) for s in sources],
         )
+        if found.n_outside:  # e.g. a bright source just outside the field (its PSF on the CCD)
+            context.info(f"{found.n_outside} source(s) fitted off the CCD: modelled, not listed")
         if not sources:
             context.warning(f"no source above DETML {params.detml_min} in {len(events)} events")
         else:

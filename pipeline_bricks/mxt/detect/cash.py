@@ -14,11 +14,12 @@ fraction on the live CCD (:meth:`PsfModel.live_fraction_map`), so only the occup
 visited: the cost scales with the number of events, not of pixels.
 
 For fixed positions ``C`` is convex in ``a``: the amplitudes are solved by a projected Newton
-method (``a >= 0``). Positions are fitted with bounds (the CCD) on the profile ``C(p) =
-min_a C(p, a)``, whose gradient is the partial derivative at the optimal ``a`` (envelope
-theorem), by scipy's truncated Newton (TNC): scipy's L-BFGS-B gives the same fits but
-spends about a millisecond per iteration in tiny multi-threaded BLAS calls on a busy machine,
-more than the whole likelihood evaluation.
+method (``a >= 0``). Positions are fitted with bounds on the profile ``C(p) = min_a C(p, a)``
+-- the CCD widened on every side by the PSF's reach, so that a source off the CCD whose core
+edge or arms fall on it is modelled where it is --, whose gradient is the partial derivative
+at the optimal ``a`` (envelope theorem), by scipy's truncated Newton (TNC): scipy's L-BFGS-B
+gives the same fits but spends about a millisecond per iteration in tiny multi-threaded BLAS
+calls on a busy machine, more than the whole likelihood evaluation.
 """
 
 from __future__ import annotations
@@ -119,7 +120,18 @@ class CashModel:
         self.map, self.map_offset = psf.live_fraction_map(data.live_bins / b**2, b)
         self.weight = data.live / b**2
         n_rows, n_cols = data.live_bins.shape
-        self.bounds = (-0.5, b * n_cols - 0.5, -0.5, b * n_rows - 0.5)  # x_lo, x_hi, y_lo, y_hi
+        self.ccd = (-0.5, b * n_cols - 0.5, -0.5, b * n_rows - 0.5)  # x_lo, x_hi, y_lo, y_hi
+        # Sources may sit off the CCD as far as the PSF reaches onto it: a bright source just
+        # outside scatters its core's edge and its arms onto the CCD, which sources pinned at
+        # the edge cannot model (the rest would be taken for more sources).
+        reach = psf.reach
+        self.bounds = (-reach, b * n_cols - 1 + reach, -reach, b * n_rows - 1 + reach)
+
+    def on_ccd(self, positions: np.ndarray) -> np.ndarray:
+        """Bool per 0-based ``(x, y)`` position ``(K, 2)``: on the CCD (not beyond its edge)."""
+        x_lo, x_hi, y_lo, y_hi = self.ccd
+        x, y = np.asarray(positions, float).reshape(-1, 2).T
+        return (x >= x_lo) & (x <= x_hi) & (y >= y_lo) & (y <= y_hi)
 
     # -- the model ------------------------------------------------------------------------
     def columns(self, positions: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -21,6 +21,11 @@ image worst:
 
 Fitting before searching again makes the second of two close sources (5 arcmin
 = 5.5 bins apart, 1.2 core FWHM) stand out in the score map of the residuals.
+
+The trial positions extend beyond the CCD as far as the PSF reaches onto it (``reach // b``
+bins on every side), as the fitted positions do (:class:`.cash.CashModel`): a bright source
+just outside the field puts the edge of its core and its lobster-eye arms on the CCD, and is
+then found where it is, not as sources on the CCD along its arms.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from pipeline_bricks.mxt.detect.psf_model import PsfModel
 __all__ = ["Candidate", "HistogramResult", "histogram_fit"]
 
 _NEWTON_STEPS = 40
+_MIN_ON_CCD = 1e-3  # least PSF fraction on the live CCD of a trial source
 
 
 @dataclass(frozen=True)
@@ -65,21 +71,26 @@ class HistogramResult:
     background: float
 
 
-def _trial_kernel(model: CashModel) -> np.ndarray:
+def _trial_kernel(model: CashModel, margin: int) -> np.ndarray:
     """The trial kernel ``Q``: PSF fraction in the bins around a source at a bin centre.
 
-    ``Q[dI + n - 1, dJ + m - 1]`` is the fraction in bin ``t + (dI, dJ)`` of a source at the
-    centre of bin ``t`` (full bins, live or not).
+    ``Q[dI + n + margin - 1, dJ + m + margin - 1]`` is the fraction in bin ``t + (dI, dJ)``
+    of a source at the centre of bin ``t`` (full bins, live or not), for trial bins ``t`` up
+    to ``margin`` bins off the ``n x m`` CCD.
     """
     kernel, (n, m) = model.kernel, model.data.live_bins.shape
     b, half = kernel.binning, (kernel.binning - 1) / 2.0
-    d_rows = b * np.arange(-(n - 1), n, dtype=float)[:, None] - half
-    d_cols = b * np.arange(-(m - 1), m, dtype=float)[None, :] - half
+    d_rows = b * np.arange(-(n + margin - 1), n + margin, dtype=float)[:, None] - half
+    d_cols = b * np.arange(-(m + margin - 1), m + margin, dtype=float)[None, :] - half
     return kernel.fraction(d_rows, d_cols)[0]
 
 
-def _correlate(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """``out[t] = sum_i image[i] kernel[i - t + n - 1]`` on the bin grid (same shape as image)."""
+def _correlate(image: np.ndarray, kernel: np.ndarray, margin: int) -> np.ndarray:
+    """Correlation of a bin image with the trial kernel on the widened grid of trials.
+
+    ``out[t + margin] = sum_i image[i] kernel[i - t + n + margin - 1]``, ``t`` from
+    ``-margin`` to ``n - 1 + margin`` (the bin grid widened by ``margin`` on every side).
+    """
     # scipy is imported where the fit runs: importing the detect package (mxt-products reads
     # its source list helpers) then costs no scipy.
     from scipy import fft as sp_fft  # noqa: PLC0415
@@ -91,7 +102,7 @@ def _correlate(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     fast = [sp_fft.next_fast_len(size, real=True) for size in shape]
     spectrum = sp_fft.rfft2(image, fast) * sp_fft.rfft2(kernel[::-1, ::-1], fast)
     full = sp_fft.irfft2(spectrum, fast)
-    return full[n - 1 : 2 * n - 1, m - 1 : 2 * m - 1]
+    return full[n - 1 : 2 * n - 1 + 2 * margin, m - 1 : 2 * m - 1 + 2 * margin]
 
 
 def _likelihood_ratio(
@@ -116,9 +127,12 @@ def _likelihood_ratio(
 
 
 def _next_source(
-    model: CashModel, trial_kernel: np.ndarray, mu: np.ndarray, n_peaks: int
+    model: CashModel, trial_kernel: np.ndarray, mu: np.ndarray, n_peaks: int, margin: int
 ) -> tuple[float, float, float, float]:
-    """Best new source given the model ``mu`` of the occupied bins: ``(TS, x, y, N)``."""
+    """Best new source given the model ``mu`` of the occupied bins: ``(TS, x, y, N)``.
+
+    The trials are the bin centres of the CCD and of ``margin`` bins around it.
+    """
     data = model.data
     b = data.binning
     shape = data.live_bins.shape
@@ -127,10 +141,13 @@ def _next_source(
     first, second = np.zeros(shape), np.zeros(shape)
     np.add.at(first, (row, col), data.counts * model.weight / mu)
     np.add.at(second, (row, col), data.counts * (model.weight / mu) ** 2)
-    totals = _correlate(weight, trial_kernel)
-    slope = _correlate(first, trial_kernel) - totals
-    curvature = np.maximum(_correlate(second, trial_kernel**2), 1e-300)
-    score = np.where((slope > 0) & (weight > 0), slope**2 / curvature, 0.0)
+    totals = _correlate(weight, trial_kernel, margin)
+    slope = _correlate(first, trial_kernel, margin) - totals
+    curvature = np.maximum(_correlate(second, trial_kernel**2, margin), 1e-300)
+    # not on a dead bin, and off the CCD only where the PSF reaches it (FFT round-off is all
+    # there is further out, and its ratios are noise)
+    allowed = np.pad(weight > 0, margin, constant_values=True) & (totals > _MIN_ON_CCD)
+    score = np.where((slope > 0) & allowed, slope**2 / curvature, 0.0)
     from scipy.ndimage import maximum_filter  # noqa: PLC0415 (as in _correlate)
 
     peaks = (score == maximum_filter(score, size=3, mode="constant")) & (score > 0)
@@ -138,12 +155,12 @@ def _next_source(
     best = (0.0, 0.0, 0.0, 0.0)
     n, m = shape
     for flat in np.flatnonzero(peaks)[order]:
-        t_row, t_col = divmod(int(flat), m)
-        trial = trial_kernel[row - t_row + n - 1, col - t_col + m - 1]
+        t_row, t_col = divmod(int(flat), m + 2 * margin)
+        trial = trial_kernel[row - t_row + n + 2 * margin - 1, col - t_col + m + 2 * margin - 1]
         ts, amplitude = _likelihood_ratio(data, model.weight, mu, trial, totals[t_row, t_col])
         if ts > best[0]:
             centre = (b - 1) / 2.0
-            best = (ts, b * t_col + centre, b * t_row + centre, amplitude)
+            best = (ts, b * (t_col - margin) + centre, b * (t_row - margin) + centre, amplitude)
     return best
 
 
@@ -189,13 +206,16 @@ def histogram_fit(
         raise ValueError(f"the CCD shape {mask.shape} is not a multiple of the binning")
     data = bin_events(np.asarray(detx, float) - 1.0, np.asarray(dety, float) - 1.0, mask, binning)
     model = CashModel(data, psf)
-    trial_kernel = _trial_kernel(model)
+    margin = psf.reach // binning  # trial bins off the CCD (inside the fit's bounds)
+    trial_kernel = _trial_kernel(model, margin)
     positions = np.empty((0, 2))
     amplitudes = np.array([data.counts.sum() / max(data.live_total, 1.0)])
     found: list[float] = []
     while positions.shape[0] < max_sources:
         design = model.columns(positions)[0]
-        ts, x, y, amplitude = _next_source(model, trial_kernel, design @ amplitudes, n_peaks)
+        ts, x, y, amplitude = _next_source(
+            model, trial_kernel, design @ amplitudes, n_peaks, margin
+        )
         if ts < ts_min:
             break
         fit = model.fit(

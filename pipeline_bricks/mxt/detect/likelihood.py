@@ -29,6 +29,12 @@ re-fitted wherever ``C`` is evaluated; the other sources' positions stay at thei
   the same area, ``sqrt(mean r^2)`` (the region is nearly round: the PSF has the symmetry of a
   square, which makes the position's information matrix isotropic). A systematic radius is
   added in quadrature.
+* Sources off the CCD: a position may lie beyond the CCD's edge, as far as the PSF reaches
+  onto it (:class:`.cash.CashModel`). Such a source -- a bright one just outside the field,
+  whose core edge and lobster-eye arms fall on the CCD -- stays in the model, so that its
+  photons are not taken for sources on the CCD (fitting it at the edge, as when positions
+  were bounded by the CCD, left its arms to be fitted by spurious broad sources along them),
+  but it is not in the field of view and is not listed (``MlResult.n_outside``).
 """
 
 from __future__ import annotations
@@ -84,17 +90,21 @@ class MlResult:
     Attributes
     ----------
     sources : list of MlSource
-        By decreasing ``DETML``.
+        Sources on the CCD, by decreasing ``DETML``.
     background, background_err : float
         Flat background [counts per live DET pixel] and its 1-sigma error.
     cstat : float
         The minimum ``C``.
+    n_outside : int
+        Sources kept in the model (``DETML`` above the threshold) but fitted off the CCD:
+        not listed.
     """
 
     sources: list[MlSource]
     background: float
     background_err: float
     cstat: float
+    n_outside: int = 0
 
 
 def detection_likelihood(delta_c: float, n_free: int = 3) -> float:
@@ -216,7 +226,7 @@ def ml_fit(  # noqa: PLR0917 (events, mask, PSF and starting values, as in stage
     Returns
     -------
     MlResult
-        The sources kept and the background.
+        The sources kept on the CCD and the background.
     """
     mask = np.asarray(live_mask, bool)
     data = bin_events(np.asarray(detx, float) - 1.0, np.asarray(dety, float) - 1.0, mask, 1)
@@ -235,8 +245,9 @@ def ml_fit(  # noqa: PLR0917 (events, mask, PSF and starting values, as in stage
     covariance = np.linalg.pinv(model.information(fit.positions, fit.amplitudes))
     errors = np.sqrt(np.clip(np.diag(covariance), 0.0, None))
     live_fraction = model.columns(fit.positions)[3]
+    on_ccd = model.on_ccd(fit.positions)
     sources = []
-    for k in range(fit.positions.shape[0]):
+    for k in np.flatnonzero(on_ccd).tolist():
         r90 = _r90(model, fit, k, n_directions, max_r90)
         sources.append(
             MlSource(
@@ -251,4 +262,5 @@ def ml_fit(  # noqa: PLR0917 (events, mask, PSF and starting values, as in stage
             )
         )
     sources.sort(key=lambda s: -s.detml)
-    return MlResult(sources, float(fit.amplitudes[-1]), float(errors[-1]), fit.cstat)
+    n_outside = int(on_ccd.size - np.count_nonzero(on_ccd))
+    return MlResult(sources, float(fit.amplitudes[-1]), float(errors[-1]), fit.cstat, n_outside)

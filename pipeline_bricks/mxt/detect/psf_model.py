@@ -156,6 +156,17 @@ class PsfModel:
         image.setflags(write=False)
         return cls(image, centre)
 
+    @property
+    def reach(self) -> int:
+        """Largest offset [DET pixel] along DETX or DETY at which the image has photons.
+
+        The half-size of the image on its smaller side: a source further than this off the
+        CCD puts none of its photons on it, nearer it may (its core or the arms of the
+        lobster-eye PSF, along the DET axes).
+        """
+        (row, col), (rows, cols) = self.centre, self.image.shape
+        return min(row, rows - 1 - row, col, cols - 1 - col)
+
     def psf_density(self, dx: Any, dy: Any) -> np.ndarray:
         """Fraction of the photons in the DET pixel centred ``(dx, dy)`` from the source.
 
@@ -223,9 +234,10 @@ class PsfModel:
         """Map of the PSF fraction on the CCD, weighted per bin, for integer source positions.
 
         ``sum_bins weights[I, J] * fraction_in_bin(I, J)`` for a source at 0-based pixel
-        ``(x, y)`` is ``bilinear(map, offset + y, offset + x)[0]`` (exact for any real
-        ``x, y`` in ``-1 .. n``). Computed by FFT and cached (by ``binning`` and the
-        ``weights`` values).
+        ``(x, y)`` is ``bilinear(map, offset + y, offset + x)[0]``, exact for any real ``x, y``
+        from ``-reach`` to ``n - 1 + reach`` (:attr:`reach`): sources off the CCD whose PSF
+        still reaches it are modelled too (0 further out, where none of it does). Computed
+        by FFT and cached (by ``binning`` and the ``weights`` values).
 
         Parameters
         ----------
@@ -238,7 +250,7 @@ class PsfModel:
         Returns
         -------
         map : numpy.ndarray
-            Padded map (zero border) of shape ``(b n_rows + 4, b n_cols + 4)``.
+            Padded map (zero border), ``b n + 2 reach + 2`` on a side of ``b n`` pixels.
         offset : float
             Index in ``map`` of the source position 0.
         """
@@ -268,10 +280,13 @@ class PsfModel:
         # L - 1 - m = row0 - 1 (box index of a zero offset)  ->  m = L - row0 + y.
         m0 = box.shape[0] - int(kernel.row0)
         n0 = box.shape[1] - int(kernel.col0)
-        lo_r, lo_c = m0 - 1, n0 - 1  # keep source positions -1 .. n
-        cropped = full[lo_r : lo_r + n_rows + 2, lo_c : lo_c + n_cols + 2]
+        # keep source positions -reach .. n - 1 + reach: m0 >= reach and m0 + reach <= L - 1
+        # by the definition of reach, so the crop lies inside ``full``.
+        reach = self.reach
+        lo_r, lo_c = m0 - reach, n0 - reach
+        cropped = full[lo_r : lo_r + n_rows + 2 * reach, lo_c : lo_c + n_cols + 2 * reach]
         cropped = np.clip(cropped, 0.0, None)  # FFT round-off
-        return _padded(cropped), 2.0
+        return _padded(cropped), reach + 1.0
 
 
 def _resample(

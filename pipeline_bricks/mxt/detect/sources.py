@@ -3,9 +3,11 @@
 :func:`detect_sources` runs stage 1 (:mod:`.histogram_fit`: PSF fits of a 4 x 4-binned DET
 image, sources added where the residuals are most significant) and stage 2
 (:mod:`.likelihood`: Cash maximum likelihood of all sources and the background on the DET
-pixels, ``DETML``, counts errors and 90 % radii from ``Delta C``). The DET frame is used
-because the lobster-eye PSF is the same everywhere in it, its arms along the DET axes; the
-attitude jitter (~2″) is negligible against the 13.45″ pixels. :mod:`.srclist` turns the
+pixels, ``DETML``, counts errors and 90 % radii from ``Delta C``). Sources may be fitted off
+the CCD, as far as the PSF reaches onto it, so that a bright source just outside the field is
+modelled rather than mistaken for broad sources on the CCD; they are not listed. The DET frame
+is used because the lobster-eye PSF is the same everywhere in it, its arms along the DET axes;
+the attitude jitter (~2″) is negligible against the 13.45″ pixels. :mod:`.srclist` turns the
 result into RA, Dec and the ``SRCLIST`` FITS table.
 """
 
@@ -110,6 +112,9 @@ class Detection:
         Stage-1 sources.
     n_events, n_dropped : int
         Events used, and events dropped because they are not on a live pixel.
+    n_outside : int
+        Sources fitted off the CCD (a bright source just outside the field whose PSF falls
+        on it): part of the model, not in ``sources``.
     """
 
     sources: list[Source]
@@ -119,6 +124,7 @@ class Detection:
     candidates: list[Candidate] = field(default_factory=list)
     n_events: int = 0
     n_dropped: int = 0
+    n_outside: int = 0
 
 
 def _checked(
@@ -175,7 +181,7 @@ def detect(
     Returns
     -------
     Detection
-        The sources and the background.
+        The sources on the CCD and the background.
 
     Raises
     ------
@@ -233,6 +239,7 @@ def detect(
         stage1.candidates,
         int(x.size),
         int(live.size - x.size),
+        stage2.n_outside,
     )
 
 
