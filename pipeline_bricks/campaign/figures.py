@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 
 from pipeline_bricks.campaign.report import wilson
 
-__all__ = ["coverage_png", "efficiency_png", "offset_png", "rayleigh_cdf"]
+__all__ = ["coverage_png", "efficiency_png", "offset_png", "rayleigh_cdf", "recovery_png"]
 
 _DPI = 100
 _SIZE = (8.0, 3.6)  # [inch]
@@ -162,4 +162,39 @@ def efficiency_png(label: str, records: Records) -> bytes:
         _empty(axes, "no run")
     axes.set_xlabel("true count rate at the start of the data (ct / s)")
     axes.set_ylabel("detection efficiency")
+    return _png(figure)
+
+
+def _found_against_true(axes: Axes, records: Records, found: str, true: str, colour: str) -> int:
+    """``found`` (with its error bar) against ``true`` for the runs fitted, and y = x."""
+    rows = [r for r in records if r.get(found) is not None and r.get(true) is not None]
+    if not rows:
+        _empty(axes, "no fitted run")
+        return 0
+    x = np.array([float(r[true]) for r in rows])
+    y = np.array([float(r[found]) for r in rows])
+    errors = np.array([float(r[f"{found}_err"]) for r in rows])
+    low, high = float(min(x.min(), (y - errors).min())), float(max(x.max(), (y + errors).max()))
+    margin = 0.05 * max(high - low, 0.1)
+    line = np.array([low - margin, high + margin])
+    axes.plot(line, line, color="k", linewidth=1, label="found = true")
+    axes.errorbar(x, y, yerr=errors, fmt="o", color=colour, capsize=2, markersize=4,
+                  label=f"{len(rows)} runs (1 sigma errors)")  # fmt: skip
+    axes.set_xlim(*line)
+    axes.set_ylim(*line)
+    axes.legend(fontsize="small", loc="upper left")
+    return len(rows)
+
+
+def recovery_png(label: str, records: Records) -> bytes:
+    """Photon index (spectral fit) and decay index (light-curve fit) found against true."""
+    figure = _figure()
+    photon, decay = figure.subplots(1, 2)
+    _found_against_true(photon, records, "gamma_found", "gamma", _COLOURS[0])
+    _found_against_true(decay, records, "decay_found", "decay", _COLOURS[0])
+    photon.set_xlabel("true photon index")
+    photon.set_ylabel("photon index fitted to the spectrum")
+    decay.set_xlabel("true decay index")
+    decay.set_ylabel("decay index fitted to the light curve")
+    figure.suptitle(label, fontsize="small")
     return _png(figure)

@@ -2,7 +2,8 @@
 
 The page is read at a glance by a scientist: the headline numbers of ``report.json``, the
 figures (offset / R90 against the Rayleigh law, R90 coverage against counts, detection
-efficiency against count rate) embedded as base64 PNG, and the runs. Every value is escaped
+efficiency against count rate, photon and decay indices found against true) embedded as
+base64 PNG, and the runs. Every value is escaped
 (``html.escape``); the page has no script, no external resource and no timestamp, so the
 same runs give the same bytes. ``compare.html`` puts two campaigns side by side.
 """
@@ -36,6 +37,13 @@ HEADLINE = (
     ("false_detections", "sources found that are no truth", ""),
     ("false_detections_per_field", "false detections per run", ""),
     ("not_success", "runs whose chain did not end SUCCESS", ""),
+    ("gamma_fitted", "detected runs whose photon index was fitted", ""),
+    ("gamma_median_pull", "median of (found - true) / error, photon index (0 expected)", ""),
+    ("gamma_pull_spread", "spread of those pulls, 1.4826 MAD (1 expected)", ""),
+    ("decay_fitted", "detected runs whose decay index was fitted", ""),
+    ("decay_median_pull", "median of (found - true) / error, decay index (0 expected)", ""),
+    ("decay_pull_spread", "spread of those pulls, 1.4826 MAD (1 expected)", ""),
+    ("median_flux_ratio", "median of fitted / true mean 0.3-8 keV flux (1 expected)", ""),
 )
 # (key of a run's record, column heading with unit): the table of runs (all of it: runs.ecsv)
 RUN_COLUMNS = (
@@ -50,6 +58,13 @@ RUN_COLUMNS = (
     ("offset_over_r90", "offset / R90"),
     ("in_r90", "within R90"),
     ("counts_found", "counts found (ct)"),
+    ("gamma", "true photon index"),
+    ("gamma_found", "photon index found"),
+    ("gamma_found_err", "its error"),
+    ("decay", "true decay index"),
+    ("decay_found", "decay index found"),
+    ("decay_found_err", "its error"),
+    ("flux_ratio", "flux found / true"),
     ("false_detections", "false detections"),
 )
 
@@ -161,6 +176,12 @@ def write_page(out: Path, report: dict[str, Any]) -> Path:
                "Detection efficiency in bins of the true count rate, with 95 % Wilson "
                "intervals.",
                "Detection efficiency against the true count rate (log bins)."),
+        _image(figures.recovery_png(name, records),
+               "Left: photon index fitted to each detected run's spectrum against the true "
+               "one; right: decay index fitted to its light curve against the true one; 1 "
+               "sigma error bars and the line found = true.",
+               "Photon index (C-stat fit of the spectrum, NH fixed to the truth) and decay "
+               "index (C-stat fit of the constant-S/N light curve) found against true."),
         "<h2>Runs</h2>",
         _runs_table(records),
     ])  # fmt: skip

@@ -1,9 +1,10 @@
-"""One simulated observation reduced by the MXT chain up to mxt-detect, in this process.
+"""One simulated observation reduced by the MXT chain, in this process.
 
 Shared by the campaigns and ``benchmarks/bench_localization.py``: the simulator is
 ``pipeline-bricks simulate`` (calibration through CaDBIO from the CalDB), and the chain is
-``mxt-pipeline``'s first four stages run by ``run_brick``. The products are left out: they do
-not move the position and take most of the time.
+``mxt-pipeline``'s first four stages run by ``run_brick`` (:func:`simulate_and_locate`). The
+products do not move the position: a campaign makes them apart (:func:`extract_products`),
+for the source it matched with the truth, once that source was found.
 """
 
 from __future__ import annotations
@@ -20,16 +21,18 @@ import numpy as np
 from astropy.coordinates import offset_by
 
 from pipeline_bricks.framework.errors import BrickError
-from pipeline_bricks.framework.runner import run_brick
+from pipeline_bricks.framework.runner import STATUS_FILE, run_brick
 from pipeline_bricks.mxt.bricks.pipeline import MxtPipeline
+from pipeline_bricks.mxt.bricks.products import MxtProducts
 from pipeline_bricks.registry import bricks
 from pipeline_bricks.simulator.command import parser as simulate_parser
 from pipeline_bricks.simulator.command import run_simulate
 from pipeline_bricks.simulator.writer import write_json
 
-__all__ = ["Located", "MxtLocate", "offset_deg", "simulate_and_locate"]
+__all__ = ["Located", "MxtLocate", "extract_products", "offset_deg", "simulate_and_locate"]
 
 LOCATE_DIR = "locate"  # the chain's output directory inside the run's directory
+PRODUCTS_DIR = "products"  # mxt-products' output directory inside the run's directory
 
 
 class MxtLocate(MxtPipeline):
@@ -87,3 +90,33 @@ def simulate_and_locate(out: Path, options: list[str]) -> Located:
         seconds_simulate=simulated - started,
         seconds_chain=time.perf_counter() - simulated,
     )
+
+
+def extract_products(
+    out: Path, ra_deg: float, dec_deg: float, brick: type[MxtProducts] = MxtProducts
+) -> tuple[str, dict[str, Any]]:
+    """``mxt-products`` on the chain's screened events in ``out``, for the source at a position.
+
+    After :func:`simulate_and_locate` into ``out``: the job is ``locate.json``'s with the
+    screened events, the source list (its other sources cut out of the regions) and
+    ``source_radec`` [deg] (the source found for the truth, the brightest or not); the
+    products go to ``out/products``. Returns the brick's status and its processing status
+    document (``outputs`` by kind, ``results``). ``brick`` may be a subclass of
+    ``mxt-products`` (campaigns leave the previews out).
+    """
+    chain = json.loads((out / LOCATE_DIR / STATUS_FILE).read_text())["outputs"]
+    runtime = json.loads((out / "locate.json").read_text())
+    runtime.update(
+        brick=brick.name,
+        output_dir=PRODUCTS_DIR,
+        inputs={
+            "events": [f"{LOCATE_DIR}/{chain['cleaned_events'][-1]}"],
+            "attitude": runtime["inputs"]["attitude"],
+            "srclist": [f"{LOCATE_DIR}/{chain['srclist'][-1]}"],
+        },
+        parameters={"source_radec": [ra_deg, dec_deg]},
+    )
+    job = out / "products.json"
+    write_json(job, runtime, private=True)  # holds the CalDB token, as locate.json does
+    status, path = run_brick({**bricks(), brick.name: brick}, brick.name, job)
+    return status, json.loads(path.read_text())

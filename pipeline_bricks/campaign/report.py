@@ -19,7 +19,7 @@ from pipeline_bricks.campaign.runs import CAMPAIGN, MATCH_ARCSEC, finished_runs
 from pipeline_bricks.framework.errors import BrickError
 from pipeline_bricks.simulator.writer import write_json
 
-__all__ = ["REPORT", "TABLE", "build_report", "campaign_document", "wilson"]
+__all__ = ["REPORT", "TABLE", "build_report", "campaign_document", "pulls", "wilson"]
 
 REPORT = "report.json"
 TABLE = "runs.ecsv"
@@ -29,8 +29,10 @@ UNITS = {
     "rate_cts_s": "ct / s", "nh_cm2": "cm-2", "start_offset_s": "s", "duration_s": "s",
     "counts_true": "ct", "ra_found_deg": "deg", "dec_found_deg": "deg",
     "offset_arcsec": "arcsec", "r90_arcsec": "arcsec", "counts_found": "ct",
-    "seconds_simulate": "s", "seconds_chain": "s",
+    "flux_true_erg_cm2_s": "erg / (cm2 s)", "flux_found_erg_cm2_s": "erg / (cm2 s)",
+    "seconds_simulate": "s", "seconds_chain": "s", "seconds_products": "s",
 }  # fmt: skip
+MAD_TO_SIGMA = 1.4826  # a Gaussian's standard deviation over its median absolute deviation
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -45,6 +47,33 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 def _share(k: int, n: int) -> float | None:
     return round(k / n, 4) if n else None
+
+
+def pulls(records: list[dict[str, Any]], found: str, true: str) -> np.ndarray:
+    """``(found - true) / error`` of the runs whose ``found`` was fitted.
+
+    A standard normal sample when the fit is unbiased and its errors are right.
+    """
+    rows = [r for r in records if r.get(found) is not None and r.get(f"{found}_err")]
+    return np.array([(r[found] - r[true]) / r[f"{found}_err"] for r in rows], dtype=np.float64)
+
+
+def _recovery(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median and spread (1.4826 MAD) of the pulls of the photon and decay indices."""
+    numbers: dict[str, Any] = {}
+    for name, found, true in (("gamma", "gamma_found", "gamma"),
+                              ("decay", "decay_found", "decay")):  # fmt: skip
+        values = pulls(records, found, true)
+        median = float(np.median(values)) if values.size else None
+        spread = float(MAD_TO_SIGMA * np.median(np.abs(values - median))) if values.size else None
+        numbers |= {
+            f"{name}_fitted": int(values.size),
+            f"{name}_median_pull": None if median is None else round(median, 3),
+            f"{name}_pull_spread": None if spread is None else round(spread, 3),
+        }
+    ratios = [r["flux_ratio"] for r in records if r.get("flux_ratio") is not None]
+    numbers["median_flux_ratio"] = round(float(np.median(ratios)), 4) if ratios else None
+    return numbers
 
 
 def summary(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -73,9 +102,12 @@ def summary(records: list[dict[str, Any]]) -> dict[str, Any]:
         "outside_sources": sum(r.get("outside_sources", 0) for r in records),
         "outside_detected": sum(r.get("outside_detected", 0) for r in records),
         "match_radius_arcsec": MATCH_ARCSEC,
+        # photon and decay indices from the products: pulls (found - true) / error
+        **_recovery(records),
         "seconds_per_run": {
             "simulate": round(float(np.mean([r["seconds_simulate"] for r in records])), 3),
             "chain": round(float(np.mean([r["seconds_chain"] for r in records])), 3),
+            "products": round(float(np.mean([r.get("seconds_products", 0.0) for r in records])), 3),
         }
         if records
         else None,
@@ -83,11 +115,14 @@ def summary(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def table(records: list[dict[str, Any]]) -> Table:
-    """One row per run, one column per number of its record (missing values masked)."""
-    names = [key for key in records[0] if key != "simulate"] if records else []
+    """One row per run, one column per number of its record (missing values masked).
+
+    A run made before a column was added (a resumed campaign) has it masked.
+    """
+    names = [key for key in dict.fromkeys(k for r in records for k in r) if key != "simulate"]
     columns = []
     for name in names:
-        values = [r[name] for r in records]
+        values = [r.get(name) for r in records]
         missing = [v is None for v in values]
         if any(missing):
             filler = next((v for v in values if v is not None), 0.0)

@@ -1,6 +1,7 @@
 """The runs of a campaign: each simulated, reduced, matched with its truth and kept.
 
-A run's directory ``DIR/runs/NNNN`` holds the simulation, the chain's output and, written
+A run's directory ``DIR/runs/NNNN`` holds the simulation, the chain's output, the products
+of the source found for the truth (``products/``, fitted by :mod:`.recover`) and, written
 last, ``result.json``: a run with that file is finished and a resumed campaign keeps it; a
 run directory without it is made again from scratch. ``DIR/campaign.json`` records what the
 runs were drawn from, so that a campaign resumes only with the same scenario and seed.
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline_bricks.campaign.locate import Located, simulate_and_locate
+from pipeline_bricks.campaign.recover import RECOVERED, recover
 from pipeline_bricks.campaign.scenario import Scenario, command_line
 from pipeline_bricks.framework.errors import BrickError
 from pipeline_bricks.mxt.sky import separation_arcsec
@@ -108,6 +110,7 @@ def compare(index: int, options: list[str], located: Located) -> dict[str, Any]:
         "extra_detected": sum(match is not None for match in extra_inside),
         "outside_sources": len(extra_outside),
         "outside_detected": sum(match is not None for match in extra_outside),
+        **dict.fromkeys(RECOVERED),  # from the products of the source found (run_one)
     }
     if found is not None:
         r90, offset = found["err_r90_arcsec"], found["offset_arcsec"]
@@ -124,6 +127,7 @@ def compare(index: int, options: list[str], located: Located) -> dict[str, Any]:
     return record | {
         "seconds_simulate": round(located.seconds_simulate, 3),
         "seconds_chain": round(located.seconds_chain, 3),
+        "seconds_products": 0.0,
         # with --out and --caldb-url, `pipeline-bricks simulate` makes the same observation
         "simulate": options,
     }
@@ -145,6 +149,8 @@ def run_one(job: RunJob) -> dict[str, Any]:
         shutil.rmtree(directory)
     located = simulate_and_locate(directory, [*job.options, "--caldb-url", job.caldb_url])
     record = compare(job.index, list(job.options), located)
+    if record["detected"]:  # the products of the source found, fitted: kept in products/
+        record |= recover(directory, located.truth, record["ra_found_deg"], record["dec_found_deg"])
     write_json(directory / RESULT, record)
     return record
 

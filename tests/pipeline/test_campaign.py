@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from astropy import units
 from astropy.table import Table
 from distributed import LocalCluster
 
@@ -135,6 +136,33 @@ def test_bright_grbs_are_all_detected_within_their_90_percent_radius(sequential,
     assert list(table["run"]) == list(range(RUNS))
     assert str(table["offset_arcsec"].unit) == "arcsec"
     assert list(table["offset_arcsec"]) == [run["offset_arcsec"] for run in runs]
+
+
+def test_the_products_of_bright_grbs_give_back_their_photon_and_decay_indices(sequential):
+    report = report_of(sequential)
+    assert report["gamma_fitted"] == report["decay_fitted"] == RUNS
+    for run in report["per_run"]:
+        assert run["products_status"] == "SUCCESS"
+        assert run["recovery_note"] is None
+        # a few sigma: the fits' errors are calibrated (tests/pipeline/test_campaign_fitting.py)
+        assert abs(run["gamma_found"] - run["gamma"]) < 4 * run["gamma_found_err"] < 1.0, run
+        assert abs(run["decay_found"] - run["decay"]) < 4 * run["decay_found_err"] < 1.5, run
+        assert 0.6 < run["flux_ratio"] < 1.4
+        assert run["seconds_products"] > 0
+        # the products are kept in the run's directory, and their spectrum is the one fitted
+        directory = sequential / "runs" / f"{run['run']:04d}"
+        job = json.loads((directory / "products.json").read_text())  # for the source found
+        assert job["parameters"]["source_radec"] == [run["ra_found_deg"], run["dec_found_deg"]]
+        products = directory / job["output_dir"]
+        status = json.loads((products / "processing_status.json").read_text())
+        assert status["status"] == "SUCCESS"
+        for kind in ("spectrum", "arf", "response", "lightcurve", "image", "exposure_map"):
+            assert all((products / name).is_file() for name in status["outputs"][kind]), kind
+        assert "preview" not in status["outputs"]  # left out of campaigns
+    assert report["seconds_per_run"]["products"] > 0
+    table = Table.read(sequential / "runs.ecsv", format="ascii.ecsv")
+    assert list(table["gamma_found"]) == [run["gamma_found"] for run in report["per_run"]]
+    assert table["flux_found_erg_cm2_s"].unit == units.erg / units.cm**2 / units.s
 
 
 def test_the_same_seed_gives_the_same_report_with_one_process_or_two(

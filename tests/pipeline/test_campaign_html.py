@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from astropy.table import Table
 from PIL import Image
 
 from pipeline_bricks.campaign.figures import rayleigh_cdf
@@ -25,7 +26,7 @@ from pipeline_bricks.campaign.html_report import HEADLINE, RUN_COLUMNS
 from pipeline_bricks.cli import main
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-FIGURES = 3  # offset / R90, R90 coverage against counts, efficiency against rate
+FIGURES = 4  # offset / R90, R90 coverage against counts, efficiency against rate, indices
 
 
 class Page(HTMLParser):
@@ -94,9 +95,14 @@ def record(index: int, rng: np.random.Generator) -> dict[str, Any]:
         "ra_found_deg": 10.0, "dec_found_deg": 20.0, "offset_arcsec": round(offset, 3),
         "r90_arcsec": r90, "offset_over_r90": round(offset / r90, 4),
         "in_r90": offset <= r90, "counts_found": 0.95 * counts, "counts_ratio": 0.95,
+        # the indices fitted to the products, with errors of 0.1: pulls standard normal
+        "gamma_found": round(2.0 + 0.1 * rng.normal(), 4), "gamma_found_err": 0.1,
+        "decay_found": round(1.2 + 0.1 * rng.normal(), 4), "decay_found_err": 0.1,
+        "flux_ratio": 0.95,
     } if offset is not None else dict.fromkeys(
         ("ra_found_deg", "dec_found_deg", "offset_arcsec", "r90_arcsec", "offset_over_r90",
-         "in_r90", "counts_found", "counts_ratio"))  # fmt: skip
+         "in_r90", "counts_found", "counts_ratio", "gamma_found", "gamma_found_err",
+         "decay_found", "decay_found_err", "flux_ratio"))  # fmt: skip
     return {
         "run": index, "simulator_seed": 1000 + index,
         "status": "SUCCESS" if index % 7 else "FAILED <mxt-detect> & co",
@@ -165,6 +171,12 @@ def test_campaign_report_writes_an_accessible_page_with_the_report_numbers(tmp_p
         assert page.headline[key] == [shown(report[key])], key
     low, high = report["r90_coverage_95"]
     assert low < report["r90_coverage"] < high
+    detected = [run for run in report["per_run"] if run["detected"]]
+    assert report["gamma_fitted"] == report["decay_fitted"] == len(detected)
+    pulls = [(run["gamma_found"] - run["gamma"]) / run["gamma_found_err"] for run in detected]
+    assert report["gamma_median_pull"] == pytest.approx(np.median(pulls), abs=1e-3)
+    assert 0.5 < report["gamma_pull_spread"] < 1.6  # drawn with the errors given
+    assert report["median_flux_ratio"] == 0.95
     images = page.images()
     assert len(images) == FIGURES
     for attrs in images:
@@ -193,14 +205,38 @@ def test_a_campaign_of_undetected_runs_still_has_its_page(tmp_path):
     out = write_campaign(tmp_path / "none", runs=2, seed=5)
     for path in (out / "runs").glob("*/result.json"):
         run = json.loads(path.read_text())
-        missing = ("offset_arcsec", "r90_arcsec", "offset_over_r90", "in_r90", "counts_found")
+        missing = (
+            "offset_arcsec",
+            "r90_arcsec",
+            "offset_over_r90",
+            "in_r90",
+            "counts_found",
+            "gamma_found",
+            "gamma_found_err",
+            "decay_found",
+            "decay_found_err",
+        )
         run.update(dict.fromkeys(missing), detected=False, rate_cts_s=0.05)
         path.write_text(json.dumps(run))
     assert main(["campaign-report", str(out)]) == 0
     page = Page((out / "report.html").read_text(encoding="utf-8"))
     assert page.headline["r90_coverage"] == ["—"]
+    assert page.headline["gamma_median_pull"] == ["—"]
     assert len(page.images()) == FIGURES
     assert len(page.rows) == 2
+
+
+def test_runs_made_before_the_products_were_fitted_are_reported_with_those_masked(tmp_path):
+    out = write_campaign(tmp_path / "older", runs=6, seed=8)
+    new = ("gamma_found", "gamma_found_err", "decay_found", "decay_found_err", "flux_ratio")
+    for path in sorted((out / "runs").glob("*/result.json"))[:3]:  # as an earlier version wrote
+        run = json.loads(path.read_text())
+        path.write_text(json.dumps({k: v for k, v in run.items() if k not in new}))
+    assert main(["campaign-report", str(out)]) == 0
+    table = Table.read(out / "runs.ecsv", format="ascii.ecsv")
+    assert list(table["gamma_found"].mask[:3]) == [True] * 3
+    report = report_of(out)
+    assert report["gamma_fitted"] == sum(run["detected"] for run in report["per_run"][3:])
 
 
 def test_compare_puts_two_campaigns_side_by_side(tmp_path, capsys):
