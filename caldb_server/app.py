@@ -23,6 +23,8 @@ from caldb_server import headers, metrics, ui, web
 from caldb_server.auth.access import check_access_rules
 from caldb_server.auth.verification import build_verifier
 from caldb_server.auth.views import blueprint as auth_blueprint
+from caldb_server.changes.views import blueprint as changes_blueprint
+from caldb_server.changes.views import feeds_blueprint
 from caldb_server.config import load_settings
 from caldb_server.datasets.views import blueprint as datasets_blueprint
 from caldb_server.db import Database
@@ -39,6 +41,7 @@ from caldb_server.request_class import CaldbRequest
 from caldb_server.search.cache import SearchCache
 from caldb_server.search.views import blueprint as search_blueprint
 from caldb_server.storage import Storage
+from caldb_server.usage.views import blueprint as usage_blueprint
 from caldb_server.users.views import blueprint as users_blueprint
 
 __all__ = ["create_app"]
@@ -46,6 +49,7 @@ __all__ = ["create_app"]
 API_BLUEPRINTS = (
     search_blueprint,
     datasets_blueprint,
+    changes_blueprint,
     files_blueprint,
     onboard_blueprint,
     instruments_blueprint,
@@ -53,6 +57,7 @@ API_BLUEPRINTS = (
     api_docs_blueprint,  # /api/v1/docs: an HTML page, with its own CSP
     auth_blueprint,
     users_blueprint,
+    usage_blueprint,
 )
 
 
@@ -96,6 +101,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in API_BLUEPRINTS:
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(heasarc_blueprint)
+    app.register_blueprint(feeds_blueprint)  # /feeds/changes.atom, for feed readers
     ui.init_app(app, settings.secret_key)  # the web interface, at /
     listing_page.init_app(app, heasarc_blueprint.name)  # the tree's pages use the interface's
     register_error_handlers(app)

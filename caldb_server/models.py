@@ -8,15 +8,22 @@ from caldb_server.catalogue.models import (
     QualityChange,
     Release,
 )
+from caldb_server.changes.models import Change, ChangeCounter, ChangeSubject
+from caldb_server.usage.models import UsageRecord, UsageSelection
 from caldb_server.users.models import User
 
 __all__ = [
     "CalibrationFile",
     "CatalogueIndex",
+    "Change",
+    "ChangeCounter",
+    "ChangeSubject",
     "Dataset",
     "LoginThrottle",
     "QualityChange",
     "Release",
     "TokenRecord",
+    "UsageRecord",
+    "UsageSelection",
     "User",
 ]

@@ -94,6 +94,13 @@ QUZCIF_ARGUMENTS = {
 }
 
 
+def _feed_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--instrument", default=None, help="only this instrument's changes")
+    parser.add_argument(
+        "--codename", action="append", metavar="CODENAME", help="only these (repeat it)"
+    )
+
+
 def build_parser(description: str) -> argparse.ArgumentParser:
     """The ``caldbio`` parser: global options (before or after the command), commands."""
     parser = argparse.ArgumentParser(prog="caldbio", description=description)
@@ -161,4 +168,28 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     command("info", "server, token, cache and offline copies")
     instruments = command("instruments", "instruments, their codenames and onboard codenames")
     instruments.add_argument("--mission", default=None, help="only this mission (default: all)")
+    impact = command("impact", "observations to reprocess after the changes since N")
+    impact.add_argument("--since", type=int, required=True, metavar="N", help="a feed number")
+    _feed_filters(impact)
+    impact.add_argument("--limit", type=int, default=None, help="at most this many runs")
+    watch = command("watch", "run a command for each new change (the change as JSON on stdin)")
+    watch.add_argument(
+        "--since", type=int, default=None, metavar="N", help="start after N (default: --state)"
+    )
+    watch.add_argument("--state", metavar="FILE", help="keeps the last change handled")
+    watch.add_argument(
+        "--interval", type=float, default=10.0, help="seconds between polls (default: 10)"
+    )
+    watch.add_argument("--once", action="store_true", help="handle what is there, then stop")
+    _feed_filters(watch)
+    watch.add_argument(
+        "exec",
+        nargs=argparse.REMAINDER,
+        metavar="-- COMMAND ...",
+        help="run for each change, the change as JSON on its standard input",
+    )
+    usage = command("usage", "usage records waiting to be sent: list them, or send them now")
+    usage.add_argument(
+        "action", choices=["pending", "flush"], help="pending: list them; flush: send them"
+    )
     return parser

@@ -34,6 +34,7 @@ from caldbio.errors import (
     TransportError,
     ValidationFailed,
 )
+from caldbio.feed_commands import impact_command, watch_command
 from caldbio.offline import index_path
 from caldbio.tokens import default_config_dir, save_token
 
@@ -221,6 +222,26 @@ def _info(client: CaDBIO, args: argparse.Namespace) -> None:
     print(display.to_json(document) if args.json else display.info_text(document))
 
 
+def _usage(client: CaDBIO, args: argparse.Namespace) -> int:
+    queue = client.usage_queue()
+    if args.action == "pending":
+        paths = queue.pending()
+        if args.json:
+            print(
+                display.to_json({"queue": str(queue.directory), "pending": [p.name for p in paths]})
+            )
+        else:
+            print(f"{len(paths)} usage record(s) waiting in {queue.directory}")
+        return 0
+    report = queue.flush(client)
+    if args.json:
+        print(display.to_json(vars(report)))
+    else:
+        print(report.line())
+    # Records left: the CalDB could not take them now (exit code of the transport or auth).
+    return 0 if not report.remaining else 8
+
+
 HANDLERS: dict[str, Callable[[CaDBIO, argparse.Namespace], int | None]] = {
     "search": _search,
     "get": _get,
@@ -231,6 +252,9 @@ HANDLERS: dict[str, Callable[[CaDBIO, argparse.Namespace], int | None]] = {
     "sync": _sync,
     "info": _info,
     "instruments": _instruments,
+    "usage": _usage,
+    "impact": impact_command,
+    "watch": watch_command,
 }
 
 

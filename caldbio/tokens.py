@@ -151,6 +151,12 @@ class TokenProvider:
                 )
             return self._exchanged
 
+    def configured(self) -> bool:
+        """Whether some source can give a token (asks no server)."""
+        if self._static_token() is not None:
+            return True
+        return bool(self._environ.get("CALDB_USERNAME") and self._environ.get("CALDB_PASSWORD"))
+
     def forget_exchanged(self) -> None:
         """Drop a password-exchanged token the server refused (it may have been revoked)."""
         with self._lock:

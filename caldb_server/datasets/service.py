@@ -12,6 +12,7 @@ from caldb_server.catalogue.duplicates import find_duplicates
 from caldb_server.catalogue.indexes import lock_index, record_change
 from caldb_server.catalogue.models import Dataset
 from caldb_server.catalogue.quality import GOOD, change_quality
+from caldb_server.changes.service import record_quality
 from caldb_server.db import utcnow
 from caldb_server.errors import Conflict, NotFound
 
@@ -72,8 +73,10 @@ def set_quality(
                 ],
             )
     now = now or utcnow()
-    change_quality(session, dataset, quality, reason=reason, actor=actor, now=now)
+    change = change_quality(session, dataset, quality, reason=reason, actor=actor, now=now)
+    assert change is not None  # the quality differs
     record_change(index, now)
+    record_quality(session, change, actor=actor, now=now)  # the change feed
     session.flush()
     return dataset
 

@@ -27,6 +27,7 @@ from caldb_server.catalogue.models import (
     Release,
     boundaries_column,
 )
+from caldb_server.changes.service import record_release
 from caldb_server.db import utcnow
 from caldb_server.errors import Conflict, NotFound
 from caldb_server.heasarc.cif import CifRow, write_cif
@@ -241,5 +242,7 @@ def release_index(
     # failed flush discards the temporary file with the rest of the unit of work).
     stage(session, frozen, release_path(storage, index_dir, caldbver))
     session.add(release)
+    cif_path = f"{index_dir}/index/{CIF_NAME}{caldbver}"
+    record_release(session, release, index.telescop, cif_path=cif_path, actor=actor, now=now)
     session.flush()
     return release

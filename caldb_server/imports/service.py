@@ -37,6 +37,7 @@ from caldb_server.catalogue.models import (
     QualityChange,
     boundaries_column,
 )
+from caldb_server.changes.service import Subject, record_import
 from caldb_server.db import utcnow
 from caldb_server.errors import ValidationFailed
 from caldb_server.heasarc.cif import CifRow, read_cif
@@ -256,6 +257,7 @@ def import_cif(
     reason = f"quality of imported index {cif_path.name} (CALDBVER {index.caldbver})"
     changes: list[dict[str, Any]] = []
     changed: set[str] = set()
+    touched: set[Subject] = set()  # (mission, instrument, codename) of changed rows
     write = _BatchWriter(session, ("file_id", *_COPIED, "indexed_by", "indexed_at"))
     validity_date = _validity_dates()
     for first in range(0, len(rows), BATCH_ROWS):
@@ -268,6 +270,7 @@ def import_cif(
                 values[_VSD] = validity_date(row.cal_vsd)
                 new.append((file_id, *values, actor, now))
                 changed.add(index_of[row.cal_dir])
+                touched.add((row.telescop, row.instrume, row.cal_cnam))
                 continue
             match = matches.pop(0)  # each stored dataset answers one row
             report.datasets_present += 1
@@ -277,6 +280,7 @@ def import_cif(
                 )
                 changes[-1] |= {"reason": reason, "changed_by": actor, "changed_at": now}
                 changed.add(index_of[row.cal_dir])
+                touched.add((row.telescop, row.instrume, row.cal_cnam))
         write(new)
         report.datasets_added += len(new)
         if progress is not None:
@@ -285,6 +289,16 @@ def import_cif(
     report.quality_changes = len(changes)
     for index_dir in changed:  # one new serial per index, whatever the number of rows
         record_change(indexes[index_dir], now)
+    if changed:  # one event of the change feed for the whole import, not one per row
+        details: dict[str, Any] = {
+            "cif": cif_path.name,
+            "caldbver": index.caldbver,
+            "indexes": sorted(changed),
+            "rows_read": report.rows_read,
+            "datasets_added": report.datasets_added,
+            "quality_changes": report.quality_changes,
+        }
+        record_import(session, touched, actor=actor, now=now, details=details)
     session.flush()
     return report
 

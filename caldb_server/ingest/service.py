@@ -20,6 +20,7 @@ from caldb_server.catalogue.indexes import lock_index, record_change
 from caldb_server.catalogue.models import CalibrationFile, CatalogueIndex, Dataset
 from caldb_server.catalogue.quality import SUPERSEDED, change_quality
 from caldb_server.catalogue.uploads import new_dataset, new_file
+from caldb_server.changes.service import UPLOAD, record_supersession, record_upload
 from caldb_server.db import utcnow
 from caldb_server.errors import Conflict, PayloadTooLarge, ValidationFailed
 from caldb_server.ingest.compression import DecompressedTooLarge
@@ -292,13 +293,19 @@ def ingest_file(
     datasets = [new_dataset(stored, row, actor=actor, now=now) for row in rows]
     session.add_all([stored, *datasets])
     session.flush()
-    superseded = []
+    superseded, replaced, replacements = [], [], []
     for position, old in duplicates:
         new = datasets[position]
         reason = f"superseded by {incoming.name}[{new.cal_xno}] (dataset {new.id})"
-        if change_quality(session, old, SUPERSEDED, reason=reason, actor=actor, now=now):
+        change = change_quality(session, old, SUPERSEDED, reason=reason, actor=actor, now=now)
+        if change is not None:
             superseded.append(old)
+            replaced.append(change)
+            replacements.append(new)
     storage.stage(session, incoming, tree.path_of(cal_dir, incoming.name))
     record_change(index, now)
+    # The change feed (numbered at the commit: caldb_server.changes.service).
+    record_upload(session, stored, datasets, kind=UPLOAD, actor=actor, now=now)
+    record_supersession(session, replaced, replacements, stored, actor=actor, now=now)
     session.flush()
     return IngestOutcome(True, stored, datasets, superseded, notes)

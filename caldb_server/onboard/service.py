@@ -20,6 +20,7 @@ from caldb_server.catalogue.indexes import record_unlisted_change
 from caldb_server.catalogue.models import ONBOARD_CLASS, Dataset
 from caldb_server.catalogue.quality import GOOD, SUPERSEDED, change_quality
 from caldb_server.catalogue.uploads import new_dataset, new_file
+from caldb_server.changes.service import ONBOARD_UPLOAD, record_supersession, record_upload
 from caldb_server.db import utcnow
 from caldb_server.errors import Conflict, PayloadTooLarge, ValidationFailed
 from caldb_server.ingest.headers import HduDataset
@@ -186,16 +187,30 @@ def ingest_onboard(
     dataset = new_dataset(stored, values, actor=actor, now=now)
     session.add_all([stored, dataset])
     session.flush()
-    superseded = []
+    superseded, replaced = [], []
     for _version, old in active:
         reason = (
             f"superseded by version V{name.version:02d} ({incoming.name}, dataset {dataset.id})"
         )
-        if change_quality(session, old, SUPERSEDED, reason=reason, actor=actor, now=now):
+        change = change_quality(session, old, SUPERSEDED, reason=reason, actor=actor, now=now)
+        if change is not None:
             superseded.append(old)
+            replaced.append(change)
     storage.stage(session, incoming, tree.path_of(cal_dir, incoming.name))
     # No new index serial: caldb.indx does not list onboard files, so it has not changed;
     # the catalogue serial moves, so that every server's searches see the new version.
     record_unlisted_change(index)
+    # The change feed (numbered at the commit: caldb_server.changes.service).
+    validity = f"{name.validity_date}T{name.validity_time}"
+    record_upload(
+        session,
+        stored,
+        [dataset],
+        kind=ONBOARD_UPLOAD,
+        actor=actor,
+        now=now,
+        details={"version": name.version, "onboard_from": validity},
+    )
+    record_supersession(session, replaced, [dataset] * len(replaced), stored, actor=actor, now=now)
     session.flush()
     return IngestOutcome(True, stored, [dataset], superseded, [])

@@ -79,6 +79,8 @@ def simulate_and_locate(out: Path, options: list[str]) -> Located:
     simulated = time.perf_counter()
     runtime = json.loads((out / "runtime_data.json").read_text())
     runtime.update(brick=MxtLocate.name, output_dir=LOCATE_DIR)
+    # A simulated observation is not the mission's: its runs send no usage record.
+    runtime.setdefault("caldb", {})["report_usage"] = False
     job = out / "locate.json"
     write_json(job, runtime, private=True)  # holds the CalDB token, as runtime_data.json does
     status, path = run_brick({**bricks(), MxtLocate.name: MxtLocate}, MxtLocate.name, job)

@@ -18,6 +18,7 @@ from astropy.io import fits
 
 from caldb_common.digest import sha256_of
 from caldbio import CaDBIO, CaDBIOError, TransportError
+from caldbio.usage import FlushReport
 from pipeline_bricks.framework.errors import BrickError
 from pipeline_bricks.framework.runtime import RuntimeData
 
@@ -44,6 +45,9 @@ class CalibrationUsed:
     source: str  # "caldb" or "local"
     dataset_id: int | None
     as_of: str | None
+    # The CalDB search that chose it (instrument, date, detector, filter, expr); None for
+    # a local file. A usage record carries it, so the CalDB can replay the choice later.
+    selection: dict[str, str] | None = None
 
     def card(self) -> str:
         """The value of a ``CALFnnnn`` header card."""
@@ -201,8 +205,21 @@ class CalibrationProvider:
             "caldb",
             dataset.id,
             as_of,
+            {"instrument": request.instrument, "date": request.date}
+            | {name: str(value) for name, value in request.selection.items()},
         )
         return CalibrationFile(path, dataset.cal_xno, used)
+
+    def report_usage(self, record: dict[str, Any]) -> FlushReport | None:
+        """Queue a usage record and send what the CalDB can take now; None without a token.
+
+        Without a token the CalDB cannot take it (a usage record names who sent it), so it
+        is not queued: a pipeline reading a public CalDB anonymously reports nothing.
+        """
+        client = self._caldb()
+        if client.tokens is None or not client.tokens.configured():
+            return None
+        return client.report_usage(record)
 
     def close(self) -> None:
         """Close the CalDB connections."""

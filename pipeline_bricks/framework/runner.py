@@ -20,6 +20,7 @@ from pipeline_bricks.framework.brick import Brick, BrickContext
 from pipeline_bricks.framework.calibration import CalibrationProvider
 from pipeline_bricks.framework.errors import BrickError, NoData
 from pipeline_bricks.framework.runtime import RuntimeData, load_runtime_data
+from pipeline_bricks.framework.usage import report_usage
 from pipeline_bricks.parameters import ParameterError, Value, resolve_parameters
 
 __all__ = ["STATUS_FILE", "run_brick"]
@@ -74,6 +75,7 @@ def run_brick(
     document["calibration"] = []
     status_dir = runtime_path.resolve().parent
     context: BrickContext | None = None
+    status = "FAILED"
     try:
         context = _prepare(bricks, name, runtime_path, cache_dir)
         status_dir = context.runtime.output_dir
@@ -93,6 +95,8 @@ def run_brick(
         document["messages"].append({"level": "ERROR", "text": text})
     finally:
         if context is not None:
+            if status == "SUCCESS":  # what a reprocessing would redo: runs that made products
+                report_usage(context, name)
             context.calibration.close()
     if context is not None:
         document["outputs"] = context.outputs

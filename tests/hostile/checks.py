@@ -21,6 +21,11 @@ KEPT_TABLES = (
     "datasets",
     "quality_changes",
     "releases",
+    "changes",
+    "change_subjects",
+    "change_counter",
+    "usage_records",
+    "usage_selections",
 )
 
 

@@ -74,6 +74,15 @@ def demo_caldb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     extension(application).database.dispose()
 
 
+@pytest.fixture
+def caldb(app_config: dict[str, object], live_server: str) -> str:
+    """The demonstration calibration set in the test's own CalDB (each backend), over HTTP."""
+    env = {f"CALDB_{k}": str(v) for k, v in app_config.items() if k != "TESTING"}
+    result = CliRunner().invoke(caldb_server, ["demo-data"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return live_server
+
+
 @pytest.fixture(scope="module")
 def caldb_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """A private CaDBIO cache and no CALDB_TOKEN, for one test module (:func:`private_cache`)."""

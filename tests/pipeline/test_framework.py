@@ -12,10 +12,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 from astropy.io import fits
-from click.testing import CliRunner
 
 from caldb_common.resources import schema_path
-from caldb_server.cli import main as caldb_server
 from pipeline_bricks.framework import Brick, BrickContext, NoData
 from pipeline_bricks.framework.runner import STATUS_FILE, run_brick
 from pipeline_bricks.parameters import Parameter
@@ -48,15 +46,6 @@ class GainTable(Brick):
 
 
 BRICKS = {GainTable.name: GainTable}
-
-
-@pytest.fixture
-def caldb(app_config, live_server):
-    """The demonstration calibration set, served over HTTP."""
-    env = {f"CALDB_{k}": str(v) for k, v in app_config.items() if k != "TESTING"}
-    result = CliRunner().invoke(caldb_server, ["demo-data"], env=env, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return live_server
 
 
 def job(tmp_path, url, **changes):
@@ -129,6 +118,7 @@ def test_a_local_file_overrides_the_caldb(caldb, tmp_path):
         "source": "local",
         "dataset_id": None,
         "as_of": None,
+        "selection": None,  # no CalDB search chose it: nothing to replay
     }
     assert document["results"] == {"columns": 3}
 

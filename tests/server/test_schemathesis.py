@@ -8,11 +8,13 @@ examples, coverage and fuzzing phases, positive and negative. Requests carry an 
 token (admin holds every role), so that the authenticated operations are reached; the
 checks also send them without it.
 
-One rule is adapted rather than taken as is: "valid data is accepted". For three
+One rule is adapted rather than taken as is: "valid data is accepted". For five
 operations, validity goes beyond what JSON Schema can state (the document says so in its
 descriptions): a search's calendar dates, its ``time`` beside a date-time, its expression
-terms and ``as_of`` range; an upload's file content. A 422 that names only those is not a
-disagreement; any other refusal of schema-valid data still fails.
+terms and ``as_of`` range; an upload's file content; a usage record's selections (each a
+search, of a dataset the catalogue holds); a webhook URL's host (it must resolve to
+public addresses). A 422 that names only those is not a disagreement; any other refusal
+of schema-valid data still fails.
 
 A stateful run then chains operations by the links schemathesis infers from the document
 (an upload's dataset id into a GET, PATCH or download; a created user into its GET and
@@ -55,6 +57,9 @@ BEYOND_SCHEMA: dict[str, Callable[[str | None], bool]] = {
     "GET /search": lambda name: name in {"date", "time", "expr", "as_of"},
     "POST /files": lambda name: name != "supersede",
     "POST /onboard": lambda name: True,
+    # a usage record's instant, and each selection: a search's rules, and its dataset stored
+    "POST /usage": lambda name: name == "finished_at" or str(name).startswith("selections/"),
+    "POST /subscriptions": lambda name: name == "url",  # its host must resolve, publicly
 }
 
 
