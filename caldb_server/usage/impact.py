@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, tuple_
+from sqlalchemy.orm import Session, aliased
 
 from caldb_selection import Query, parse_expression
 from caldb_server.catalogue.models import Dataset
@@ -71,32 +71,58 @@ class _Causes:
         return self.by_codename[codename][-1]
 
 
+# What deciding whether a run is affected reads (there may be a hundred thousand rows: plain
+# columns, no ORM objects, no wide text); the rest is read for the listed runs only.
+_DECISION = (
+    UsageSelection.id,
+    UsageRecord.observation,
+    UsageRecord.brick,
+    UsageSelection.mission,
+    UsageSelection.instrument,
+    UsageSelection.codename,
+    UsageSelection.time_mjd,
+    UsageSelection.detector,
+    UsageSelection.filter,
+    UsageSelection.expr,
+    UsageSelection.dataset_id,
+)
+_DETAILS = (
+    UsageSelection.id,
+    UsageRecord.record_id,
+    UsageRecord.finished_at,
+    UsageSelection.date,
+    UsageSelection.cal_file,
+    UsageSelection.cal_xno,
+    UsageSelection.sha256,
+)
+_CHUNK = 5000  # ids per IN list when reading the listed runs' details
+
+
 def _latest_runs_selections(session: Session, codenames: Sequence[Codename]) -> Sequence[Any]:
     """The selections of these codenames made by the latest run of each (observation, brick).
 
     A reprocessed observation has a newer record: only that one says what it uses now.
+    Plain rows (not ORM objects): there may be a hundred thousand.
     """
-    latest = (
-        select(func.max(UsageRecord.id))
-        .group_by(UsageRecord.observation, UsageRecord.brick)
-        .scalar_subquery()
+    # "No later record of the same observation and brick": an anti-join that the index on
+    # (observation, brick, id) answers row by row, whatever the planner's statistics say (a
+    # bulk of new records before ANALYZE made an IN (max ... GROUP BY) plan quadratic).
+    later = aliased(UsageRecord)
+    newer_exists = (
+        select(later.id)
+        .where(later.observation == UsageRecord.observation, later.brick == UsageRecord.brick)
+        .where(later.id > UsageRecord.id)
+        .exists()
     )
     statement = (
-        select(
-            UsageRecord.observation,
-            UsageRecord.brick,
-            UsageRecord.record_id,
-            UsageRecord.finished_at,
-            UsageSelection,
-        )
+        select(*_DECISION)
         .join(UsageSelection, UsageSelection.usage_id == UsageRecord.id)
-        .where(UsageRecord.id.in_(latest))
+        .where(~newer_exists)
         .where(
             tuple_(UsageSelection.mission, UsageSelection.instrument, UsageSelection.codename).in_(
                 list(codenames)
             )
         )
-        .order_by(UsageRecord.id, UsageSelection.id)
     )
     return session.execute(statement).all()
 
@@ -112,24 +138,54 @@ def _validity_starts(session: Session, codename: Codename) -> np.ndarray:
     return np.sort(np.asarray(starts, dtype=float))
 
 
-def _interval_of(starts: np.ndarray, time_mjd: float | None) -> int:
-    """Which interval between validity starts a time lies in (-2: any time)."""
-    if time_mjd is None:
-        return -2
-    return int(np.searchsorted(starts, time_mjd, side="right")) - 1
+def _intervals(starts: np.ndarray, rows: Sequence[Any]) -> list[int]:
+    """For each row, which interval between validity starts its time lies in (-2: any time)."""
+    times = np.array([np.nan if r.time_mjd is None else r.time_mjd for r in rows], dtype=float)
+    found = np.searchsorted(starts, np.nan_to_num(times), side="right") - 1
+    return np.where(np.isnan(times), -2, found).tolist()
 
 
-def _replay(session: Session, codename: Codename, selection: UsageSelection) -> list[Any]:
+def _replay(session: Session, codename: Codename, row: Any) -> list[Any]:
     """Today's answer to a recorded selection: the datasets selected, first the one to use."""
     query = Query.create(
         codename[1],
         codename[2],
-        detector=selection.detector,
-        filter=selection.filter,
-        expression=parse_expression(selection.expr),
-        time_mjd=selection.time_mjd,
+        detector=row.detector,
+        filter=row.filter,
+        expression=parse_expression(row.expr),
+        time_mjd=row.time_mjd,
     )
     return search(session, SearchRequest(query, codename[0], MAX_SELECTED)).results
+
+
+@dataclass(frozen=True)
+class _Affected:
+    """A run's selection whose dataset is no longer selected, and today's first choice."""
+
+    row: Any
+    new: Any | None  # the result mapping of the dataset to use now; None: nothing valid
+
+
+def _codename_impact(session: Session, codename: Codename, rows: Sequence[Any]) -> list[_Affected]:
+    """The rows of one codename whose dataset today's catalogue no longer selects.
+
+    Each distinct (interval, detector, filter, expression) is searched once.
+    """
+    starts = _validity_starts(session, codename)
+    answers: dict[tuple[Any, ...], tuple[set[int], Any | None]] = {}
+    affected = []
+    for row, interval in zip(rows, _intervals(starts, rows), strict=True):
+        key = (interval, row.detector, row.filter, row.expr)
+        if key not in answers:
+            selected = _replay(session, codename, row)
+            answers[key] = (
+                {values["id"] for values in selected},
+                selected[0] if selected else None,
+            )
+        selected_ids, first = answers[key]
+        if row.dataset_id not in selected_ids:
+            affected.append(_Affected(row, first))
+    return affected
 
 
 def _file(values: Any) -> dict[str, Any]:
@@ -150,57 +206,64 @@ def _change(change: Change) -> dict[str, Any]:
     }
 
 
-def _codename_impact(
-    session: Session, codename: Codename, rows: Sequence[Any], causes: _Causes
+def _details(session: Session, affected: Sequence[_Affected]) -> dict[int, Any]:
+    """What the listed runs' documents show beyond the decision, by selection id."""
+    ids = [item.row.id for item in affected]
+    details: dict[int, Any] = {}
+    for first in range(0, len(ids), _CHUNK):
+        statement = (
+            select(*_DETAILS)
+            .join(UsageRecord, UsageSelection.usage_id == UsageRecord.id)
+            # integers written into the statement: binding thousands of parameters costs
+            # more than the query
+            .where(
+                UsageSelection.id.in_(
+                    bindparam("ids", ids[first : first + _CHUNK], literal_execute=True)
+                )
+            )
+        )
+        details.update((row.id, row) for row in session.execute(statement))
+    return details
+
+
+def _documents(
+    session: Session, affected: Sequence[_Affected], causes: _Causes
 ) -> list[dict[str, Any]]:
-    starts = _validity_starts(session, codename)
-    answers: dict[tuple[Any, ...], list[Any]] = {}
-    affected = []
-    for observation, brick, record_id, finished_at, selection in rows:
-        key = (
-            _interval_of(starts, selection.time_mjd),
-            selection.detector,
-            selection.filter,
-            selection.expr,
-        )
-        if key not in answers:
-            answers[key] = _replay(session, codename, selection)
-        selected = answers[key]
-        if any(values["id"] == selection.dataset_id for values in selected):
-            continue
-        new = _file(selected[0]) if selected else None
-        affected.append(
-            {
-                "observation": observation,
-                "brick": brick,
-                "record_id": record_id,
-                "finished_at": finished_at.isoformat(),
-                "instrument": selection.instrument,
-                "codename": selection.codename,
-                "date": selection.date,
-                "old": {
-                    "dataset_id": selection.dataset_id,
-                    "cal_file": selection.cal_file,
-                    "cal_xno": selection.cal_xno,
-                    "sha256": selection.sha256,
-                },
-                "new": new,
-                "change": _change(
-                    causes.cause(codename, selection.dataset_id, new["dataset_id"] if new else None)
-                ),
-            }
-        )
-    return affected
-
-
-def _mark_bad(session: Session, affected: list[dict[str, Any]]) -> None:
-    """Say why each run is affected: its dataset became bad, or a newer one wins."""
-    old_ids = {item["old"]["dataset_id"] for item in affected}
+    """The affected runs as the API lists them, each with why and the change that caused it."""
+    old_ids = {item.row.dataset_id for item in affected}
     qualities = dict(
         session.execute(select(Dataset.id, Dataset.cal_qual).where(Dataset.id.in_(old_ids))).all()
     )
+    details = _details(session, affected)
+    changes: dict[int, dict[str, Any]] = {}  # a few changes cause many runs' listing
+    documents = []
     for item in affected:
-        item["reason"] = "bad" if qualities.get(item["old"]["dataset_id"]) != GOOD else "newer"
+        row, new, more = item.row, item.new, details[item.row.id]
+        codename = (row.mission, row.instrument, row.codename)
+        cause = causes.cause(codename, row.dataset_id, new["id"] if new is not None else None)
+        if cause.seq not in changes:
+            changes[cause.seq] = _change(cause)
+        documents.append(
+            {
+                "observation": row.observation,
+                "brick": row.brick,
+                "record_id": more.record_id,
+                "finished_at": more.finished_at.isoformat(),
+                "instrument": row.instrument,
+                "codename": row.codename,
+                "date": more.date,
+                "reason": "bad" if qualities.get(row.dataset_id) != GOOD else "newer",
+                "old": {
+                    "dataset_id": row.dataset_id,
+                    "cal_file": more.cal_file,
+                    "cal_xno": more.cal_xno,
+                    "sha256": more.sha256,
+                },
+                "new": _file(new) if new is not None else None,
+                "change": changes[cause.seq],
+            }
+        )
+    return documents
 
 
 def affected_runs(
@@ -243,18 +306,17 @@ def affected_runs(
     )
     rows_by_codename: dict[Codename, list[Any]] = defaultdict(list)
     for row in _latest_runs_selections(session, touched) if touched else []:
-        selection: UsageSelection = row[4]
-        rows_by_codename[(selection.mission, selection.instrument, selection.codename)].append(row)
-    affected = []
+        rows_by_codename[(row.mission, row.instrument, row.codename)].append(row)
+    affected: list[_Affected] = []
     for codename, rows in sorted(rows_by_codename.items()):
-        affected += _codename_impact(session, codename, rows, causes)
-    affected.sort(key=lambda item: (item["observation"], item["brick"], item["codename"]))
-    _mark_bad(session, affected[:limit])
+        affected += _codename_impact(session, codename, rows)
+    affected.sort(key=lambda item: (item.row.observation, item.row.brick, item.row.codename))
     return {
         "since": since,
         "until": until,
         "changes": len(changes),
-        "observations": sorted({item["observation"] for item in affected}),
-        "affected": affected[:limit],
+        "observations": sorted({item.row.observation for item in affected}),
+        "affected_total": len(affected),
+        "affected": _documents(session, affected[:limit], causes),
         "truncated": len(affected) > limit,
     }

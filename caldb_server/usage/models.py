@@ -23,7 +23,8 @@ class UsageRecord(Base):
     """What one run of a brick on one observation used."""
 
     __tablename__ = "usage_records"
-    __table_args__ = (Index("ix_usage_records_observation", "observation"),)
+    # The latest record of an (observation, brick) is the one without a later id (impact).
+    __table_args__ = (Index("ix_usage_records_observation_brick_id", "observation", "brick", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     record_id: Mapped[str] = mapped_column(String(36), unique=True)

@@ -30,7 +30,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_usage_records")),
         sa.UniqueConstraint("record_id", name=op.f("uq_usage_records_record_id")),
     )
-    op.create_index("ix_usage_records_observation", "usage_records", ["observation"])
+    op.create_index(
+        "ix_usage_records_observation_brick_id", "usage_records", ["observation", "brick", "id"]
+    )
     op.create_table(
         "usage_selections",
         sa.Column("id", sa.Integer(), nullable=False),

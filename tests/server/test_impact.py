@@ -87,6 +87,7 @@ def test_nothing_is_affected_before_any_change(client, headers, since):
         "until": None,
         "changes": 0,
         "observations": [],
+        "affected_total": 0,
         "affected": [],
         "truncated": False,
     }
@@ -148,7 +149,11 @@ def test_filters_and_the_limit(client, headers, since):
     assert impact(client, headers, since, instrument="ECL")["affected"] == []
     assert len(impact(client, headers, since, codename="GAIN")["affected"]) == 1
     limited = impact(client, headers, since, limit=1)
-    assert (len(limited["affected"]), limited["truncated"]) == (1, False)
+    assert (len(limited["affected"]), limited["affected_total"], limited["truncated"]) == (
+        1,
+        1,
+        False,
+    )
     later = impact(client, headers, impact(client, headers, 0)["until"])
     assert later["affected"] == []
 
