@@ -43,6 +43,7 @@ from caldb_server.search.views import blueprint as search_blueprint
 from caldb_server.storage import Storage
 from caldb_server.usage.views import blueprint as usage_blueprint
 from caldb_server.users.views import blueprint as users_blueprint
+from caldb_server.webhooks.views import blueprint as webhooks_blueprint
 
 __all__ = ["create_app"]
 
@@ -58,6 +59,7 @@ API_BLUEPRINTS = (
     auth_blueprint,
     users_blueprint,
     usage_blueprint,
+    webhooks_blueprint,
 )
 
 

@@ -71,6 +71,7 @@ class Settings:
     login_window_s: int = 300
     access_token_minutes: int = 60
     accel_redirect: str | None = None  # nginx's internal location of the tree (X-Accel-Redirect)
+    webhook_allow_private: bool = False  # webhooks to loopback/private/link-local addresses
 
     @property
     def max_upload_bytes(self) -> int:
@@ -170,6 +171,9 @@ def load_settings(
             "CALDB_ACCESS_TOKEN_MINUTES", values.get("ACCESS_TOKEN_MINUTES", 60)
         ),
         accel_redirect=_accel_redirect(values.get("ACCEL_REDIRECT")),
+        webhook_allow_private=_flag(
+            "CALDB_WEBHOOK_ALLOW_PRIVATE", values.get("WEBHOOK_ALLOW_PRIVATE", False)
+        ),
     )
 
 

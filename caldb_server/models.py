@@ -11,6 +11,7 @@ from caldb_server.catalogue.models import (
 from caldb_server.changes.models import Change, ChangeCounter, ChangeSubject
 from caldb_server.usage.models import UsageRecord, UsageSelection
 from caldb_server.users.models import User
+from caldb_server.webhooks.models import DeliveryAttempt, Subscription
 
 __all__ = [
     "CalibrationFile",
@@ -19,9 +20,11 @@ __all__ = [
     "ChangeCounter",
     "ChangeSubject",
     "Dataset",
+    "DeliveryAttempt",
     "LoginThrottle",
     "QualityChange",
     "Release",
+    "Subscription",
     "TokenRecord",
     "UsageRecord",
     "UsageSelection",

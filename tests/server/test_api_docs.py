@@ -230,9 +230,9 @@ def app_config(app_config, request):
 def test_swagger_ui_renders_every_operation_in_chromium_without_a_csp_violation(live_server):
     from playwright.sync_api import sync_playwright  # noqa: PLC0415 - optional test dependency
 
-    operations = sum(
-        method != "parameters" for item in openapi_document()["paths"].values() for method in item
-    )
+    document = openapi_document()
+    items = [*document["paths"].values(), *document.get("webhooks", {}).values()]
+    operations = sum(method != "parameters" for item in items for method in item)
     problems: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(

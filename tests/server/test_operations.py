@@ -84,6 +84,7 @@ def refused_commands(files: Path) -> dict[str, tuple[list[str], str | None]]:
         "create-token": (["create-token", "--role", "reader", "--sub", "robot"], None),
         "revoke-token": (["revoke-token", "some-jti"], None),
         "demo-data": (["demo-data"], None),
+        "deliver": (["deliver", "--once"], None),
     }
 
 
@@ -97,6 +98,7 @@ COMMANDS = [
     "create-token",
     "revoke-token",
     "demo-data",
+    "deliver",
 ]
 
 

@@ -1,0 +1,1 @@
+"""Webhooks: subscriptions to the change feed, signed deliveries and their log (issue 19)."""
