@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
-from sqlalchemy import bindparam, select, tuple_
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, aliased
 
 from caldb_selection import Query, parse_expression
@@ -77,9 +77,6 @@ _DECISION = (
     UsageSelection.id,
     UsageRecord.observation,
     UsageRecord.brick,
-    UsageSelection.mission,
-    UsageSelection.instrument,
-    UsageSelection.codename,
     UsageSelection.time_mjd,
     UsageSelection.detector,
     UsageSelection.filter,
@@ -98,8 +95,8 @@ _DETAILS = (
 _CHUNK = 5000  # ids per IN list when reading the listed runs' details
 
 
-def _latest_runs_selections(session: Session, codenames: Sequence[Codename]) -> Sequence[Any]:
-    """The selections of these codenames made by the latest run of each (observation, brick).
+def _latest_runs_selections(session: Session, codename: Codename) -> Sequence[Any]:
+    """The selections of a codename made by the latest run of each (observation, brick).
 
     A reprocessed observation has a newer record: only that one says what it uses now.
     Plain rows (not ORM objects): there may be a hundred thousand.
@@ -114,15 +111,13 @@ def _latest_runs_selections(session: Session, codenames: Sequence[Codename]) -> 
         .where(later.id > UsageRecord.id)
         .exists()
     )
+    mission, instrument, cal_cnam = codename
     statement = (
         select(*_DECISION)
         .join(UsageSelection, UsageSelection.usage_id == UsageRecord.id)
         .where(~newer_exists)
-        .where(
-            tuple_(UsageSelection.mission, UsageSelection.instrument, UsageSelection.codename).in_(
-                list(codenames)
-            )
-        )
+        .where(UsageSelection.instrument == instrument, UsageSelection.codename == cal_cnam)
+        .where(UsageSelection.mission == mission)
     )
     return session.execute(statement).all()
 
@@ -138,11 +133,20 @@ def _validity_starts(session: Session, codename: Codename) -> np.ndarray:
     return np.sort(np.asarray(starts, dtype=float))
 
 
-def _intervals(starts: np.ndarray, rows: Sequence[Any]) -> list[int]:
-    """For each row, which interval between validity starts its time lies in (-2: any time)."""
+def _groups(starts: np.ndarray, rows: Sequence[Any]) -> np.ndarray:
+    """For each row, the number of its group (0, 1...): the rows of a group get one answer.
+
+    A group: the same interval between validity starts (or any time), detector, filter and
+    expression.
+    """
     times = np.array([np.nan if r.time_mjd is None else r.time_mjd for r in rows], dtype=float)
     found = np.searchsorted(starts, np.nan_to_num(times), side="right") - 1
-    return np.where(np.isnan(times), -2, found).tolist()
+    intervals = np.where(np.isnan(times), -2, found)
+    kinds: dict[tuple[str, str, str], int] = {}
+    selection = np.array(
+        [kinds.setdefault((r.detector, r.filter, r.expr), len(kinds)) for r in rows], dtype=np.int64
+    )
+    return np.unique(intervals * len(kinds) + selection, return_inverse=True)[1].reshape(-1)
 
 
 def _replay(session: Session, codename: Codename, row: Any) -> list[Any]:
@@ -158,10 +162,10 @@ def _replay(session: Session, codename: Codename, row: Any) -> list[Any]:
     return search(session, SearchRequest(query, codename[0], MAX_SELECTED)).results
 
 
-@dataclass(frozen=True)
-class _Affected:
+class _Affected(NamedTuple):
     """A run's selection whose dataset is no longer selected, and today's first choice."""
 
+    codename: Codename
     row: Any
     new: Any | None  # the result mapping of the dataset to use now; None: nothing valid
 
@@ -169,23 +173,26 @@ class _Affected:
 def _codename_impact(session: Session, codename: Codename, rows: Sequence[Any]) -> list[_Affected]:
     """The rows of one codename whose dataset today's catalogue no longer selects.
 
-    Each distinct (interval, detector, filter, expression) is searched once.
+    Each group (:func:`_groups`) is searched once, with its first row's selection.
     """
-    starts = _validity_starts(session, codename)
-    answers: dict[tuple[Any, ...], tuple[set[int], Any | None]] = {}
-    affected = []
-    for row, interval in zip(rows, _intervals(starts, rows), strict=True):
-        key = (interval, row.detector, row.filter, row.expr)
-        if key not in answers:
-            selected = _replay(session, codename, row)
-            answers[key] = (
-                {values["id"] for values in selected},
-                selected[0] if selected else None,
-            )
-        selected_ids, first = answers[key]
-        if row.dataset_id not in selected_ids:
-            affected.append(_Affected(row, first))
-    return affected
+    if not rows:
+        return []
+    groups = _groups(_validity_starts(session, codename), rows)
+    used = np.array([row.dataset_id for row in rows], dtype=np.int64)
+    first_of_group = np.unique(groups, return_index=True)[1]
+    still_selected = np.zeros(len(rows), dtype=bool)
+    new_of_group: list[Any | None] = []
+    for group, first in enumerate(first_of_group):
+        selected = _replay(session, codename, rows[first])
+        members = groups == group
+        ids = np.array([values["id"] for values in selected], dtype=np.int64)
+        still_selected[members] = np.isin(used[members], ids)
+        new_of_group.append(selected[0] if selected else None)
+    group_of = groups.tolist()
+    return [
+        _Affected(codename, rows[index], new_of_group[group_of[index]])
+        for index in np.flatnonzero(~still_selected).tolist()
+    ]
 
 
 def _file(values: Any) -> dict[str, Any]:
@@ -239,8 +246,7 @@ def _documents(
     documents = []
     for item in affected:
         row, new, more = item.row, item.new, details[item.row.id]
-        codename = (row.mission, row.instrument, row.codename)
-        cause = causes.cause(codename, row.dataset_id, new["id"] if new is not None else None)
+        cause = causes.cause(item.codename, row.dataset_id, new["id"] if new is not None else None)
         if cause.seq not in changes:
             changes[cause.seq] = _change(cause)
         documents.append(
@@ -249,8 +255,8 @@ def _documents(
                 "brick": row.brick,
                 "record_id": more.record_id,
                 "finished_at": more.finished_at.isoformat(),
-                "instrument": row.instrument,
-                "codename": row.codename,
+                "instrument": item.codename[1],
+                "codename": item.codename[2],
                 "date": more.date,
                 "reason": "bad" if qualities.get(row.dataset_id) != GOOD else "newer",
                 "old": {
@@ -304,13 +310,10 @@ def affected_runs(
         and (instrument is None or key[1] == instrument)
         and (not codenames or key[2] in set(codenames))
     )
-    rows_by_codename: dict[Codename, list[Any]] = defaultdict(list)
-    for row in _latest_runs_selections(session, touched) if touched else []:
-        rows_by_codename[(row.mission, row.instrument, row.codename)].append(row)
     affected: list[_Affected] = []
-    for codename, rows in sorted(rows_by_codename.items()):
-        affected += _codename_impact(session, codename, rows)
-    affected.sort(key=lambda item: (item.row.observation, item.row.brick, item.row.codename))
+    for codename in touched:
+        affected += _codename_impact(session, codename, _latest_runs_selections(session, codename))
+    affected.sort(key=lambda item: (item.row.observation, item.row.brick, item.codename[2]))
     return {
         "since": since,
         "until": until,

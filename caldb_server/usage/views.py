@@ -77,7 +77,7 @@ def list_usage_view() -> dict[str, Any]:
 
 
 MAX_AFFECTED = 100_000
-DEFAULT_AFFECTED = 10_000
+DEFAULT_AFFECTED = 1000
 
 
 def _affected_limit(texts: list[str]) -> int:

@@ -60,6 +60,11 @@ NOT_RUN = {
 }
 _BENCHMARK = "a benchmark (minutes of CPU); `make benchmarks` runs it"
 NOT_RUN_PREFIXES = {
+    # README: a webhook receiver must be on a public address, which CI has none of
+    "curl -H \"Authorization: Bearer $CALDB_TOKEN\" -H 'Content-Type: application/json' "
+    '-d \'{"url": "https://scheduler.example.org/caldb"': "subscribes a receiver on a public "
+    "address (refused on loopback); tests/server/test_webhook_delivery.py subscribes a real "
+    "receiver with CALDB_WEBHOOK_ALLOW_PRIVATE",
     "apt-get install ": _ROOT,
     "useradd ": _ROOT,
     "usermod ": _ROOT,
