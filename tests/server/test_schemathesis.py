@@ -47,8 +47,8 @@ from caldb_server.web import extension
 from tests.helpers import MXT_GAIN, bearer, calfile_bytes, upload
 from tests.server.test_onboard import EVTTHR, send
 
-MAX_EXAMPLES = 50  # fuzzing examples per operation and mode: bounds the run per backend
-MAX_SCENARIOS, MAX_STEPS = 40, 6  # stateful: sequences of calls linked by their answers
+MAX_EXAMPLES = 30  # fuzzing examples per operation and mode: bounds the run per backend
+MAX_SCENARIOS, MAX_STEPS = 25, 6  # stateful: sequences of calls linked by their answers
 SEED = 20250301
 
 # Fields whose rules JSON Schema cannot state, by operation (see the module docstring).
