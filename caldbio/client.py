@@ -22,13 +22,13 @@ import urllib3
 
 from caldbio.cache import CHUNK, Cache, CorruptDownload, default_cache_dir
 from caldbio.errors import AuthError, NotFound, TransportError
+from caldbio.feeds import FeedMethods
 from caldbio.multipart import MultipartUpload
 from caldbio.offline import OfflineIndex, load_index, offline_search, sync_instrument
 from caldbio.progress import progress_bar
 from caldbio.results import Dataset, SearchAnswer, UploadResult, json_object
 from caldbio.tokens import Token, TokenProvider, read_runtime_data
 from caldbio.transport import Transport
-from caldbio.usage import FlushReport, UsageQueue, usage_queue_dir
 
 __all__ = ["DEFAULT_URL", "CaDBIO", "UploadResult"]
 
@@ -66,16 +66,7 @@ def _when(value: str | date | datetime | None) -> str | None:
     return value.isoformat()
 
 
-def _feed_params(
-    since: int, instrument: str | None, codenames: Iterable[str]
-) -> list[tuple[str, str]]:
-    params = [("since", str(int(since)))]
-    if instrument is not None:
-        params.append(("instrument", instrument))
-    return params + [("codename", codename) for codename in codenames]
-
-
-class CaDBIO:
+class CaDBIO(FeedMethods):
     """A client of one CalDB server (thread-safe for searches and downloads)."""
 
     def __init__(
@@ -369,54 +360,6 @@ class CaDBIO:
             "PATCH", f"datasets/{int(dataset_id)}", json={"cal_qual": quality, "reason": reason}
         )
         return Dataset.from_json(json_object(response))
-
-    # -- usage records ----------------------------------------------------------------------
-
-    def send_usage(self, record: dict[str, Any]) -> dict[str, Any]:
-        """Send one usage record (``POST usage``); return the record the CalDB holds.
-
-        Sending the same record again is harmless: its ``record_id`` makes the CalDB answer
-        the record it stored the first time.
-        """
-        return json_object(self.request("POST", "usage", json=record))
-
-    def usage_queue(self) -> UsageQueue:
-        """The queue of unsent usage records (in the cache directory)."""
-        return UsageQueue(usage_queue_dir(self.cache.root))
-
-    def report_usage(self, record: dict[str, Any]) -> FlushReport:
-        """Queue a usage record, then send every queued one the CalDB can take now."""
-        queue = self.usage_queue()
-        queue.put(record)
-        return queue.flush(self)
-
-    # -- changes and their impact --------------------------------------------------------
-
-    def changes(
-        self,
-        since: int,
-        *,
-        instrument: str | None = None,
-        codenames: Iterable[str] = (),
-        limit: int = 100,
-    ) -> dict[str, Any]:
-        """One page of the change feed after ``since`` (``changes``, ``next_since``, ``more``)."""
-        params = [*_feed_params(since, instrument, codenames), ("limit", str(limit))]
-        return json_object(self.request("GET", "changes", params=params))
-
-    def impact(
-        self,
-        since: int,
-        *,
-        instrument: str | None = None,
-        codenames: Iterable[str] = (),
-        limit: int | None = None,
-    ) -> dict[str, Any]:
-        """The runs whose calibration would now differ because of the changes after ``since``."""
-        params = _feed_params(since, instrument, codenames)
-        if limit is not None:
-            params.append(("limit", str(limit)))
-        return json_object(self.request("GET", "impact", params=params))
 
     def close(self) -> None:
         """Close the connections."""

@@ -18,15 +18,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from caldb_common.atomic import write_text_atomically
 from caldbio.errors import AuthError, CaDBIOError, Forbidden, ServerError, TransportError
 
-if TYPE_CHECKING:
-    from caldbio.client import CaDBIO
-
-__all__ = ["FlushReport", "UsageQueue", "new_record_id", "usage_queue_dir"]
+__all__ = ["FlushReport", "UsageQueue", "UsageSender", "new_record_id", "usage_queue_dir"]
 
 QUEUE_DIR = "usage-queue"
 REJECTED_DIR = "rejected"
@@ -40,6 +37,14 @@ def new_record_id() -> str:
 def usage_queue_dir(cache_root: Path) -> Path:
     """Where a client whose cache is ``cache_root`` keeps its unsent usage records."""
     return cache_root / QUEUE_DIR
+
+
+class UsageSender(Protocol):
+    """What sends a usage record (:meth:`caldbio.CaDBIO.send_usage`)."""
+
+    def send_usage(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Send one record; the CalDB's stored record."""
+        ...
 
 
 @dataclass
@@ -79,7 +84,7 @@ class UsageQueue:
             return []
         return sorted(self.directory.glob("*.json"))
 
-    def flush(self, client: CaDBIO) -> FlushReport:
+    def flush(self, client: UsageSender) -> FlushReport:
         """Send the queued records, oldest first; stop at the first one the CalDB cannot take now.
 
         A transport failure, a server error or a refused token leaves that record and the
