@@ -14,9 +14,41 @@
   //   <header> inside Swagger UI's <section> is not a banner by itself.
   // - The operations list gets an "Operations" heading: Swagger UI goes from the title's <h1>
   //   to the tags' <h3>, which skips a level.
+  // - The webhooks (OpenAPI 3.1) are drawn as Swagger UI draws them, but with an <h3> per
+  //   webhook between its "Webhooks" <h2> and the operations' <h4> (it skips from h2 to h4).
   function accessibility(system) {
     var h = system.React.createElement;
+    function Webhooks(props) {
+      var found = props.specSelectors.selectWebhooksOperations();
+      var names = found ? Object.keys(found) : [];
+      if (names.length === 0) return null;
+      var Operation = props.getComponent("OperationContainer", true);
+      return h(
+        "div",
+        { className: "webhooks" },
+        h("h2", null, "Webhooks"),
+        names.map(function (name) {
+          return h(
+            "div",
+            { key: name + "-webhook" },
+            h("h3", { className: "webhook-name" }, name),
+            found[name].map(function (item) {
+              return h(Operation, {
+                key: name + "-" + item.method + "-webhook",
+                op: item.operation,
+                tag: "webhooks",
+                method: item.method,
+                path: name,
+                specPath: system.Im.List(item.specPath),
+                allowTryItOut: false,
+              });
+            }),
+          );
+        }),
+      );
+    }
     return {
+      components: { Webhooks: Webhooks },
       wrapComponents: {
         ServersContainer: function (Original) {
           return function (props) {
