@@ -6,6 +6,11 @@ the run is affected when the dataset it used is no longer among those selected â
 file wins, or its file became bad. Each affected selection is given with the old and new
 file and the change that caused it.
 
+Only what the changes after ``since`` can have moved is replayed: a quzcif answer at time t
+depends on the datasets valid from t or before, so for a codename whose changes all name
+their datasets, the selections before the earliest of those datasets' validity starts are
+left alone (a run that differs because of an older change is that change's impact).
+
 Replaying is cheap because a quzcif answer only depends on which of the codename's
 validity starts precede the requested time: between two consecutive starts every time
 gets the same answer. Selections are grouped by that interval (and by detector, filter
@@ -21,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from caldb_selection import Query, parse_expression
@@ -95,10 +100,13 @@ _DETAILS = (
 _CHUNK = 5000  # ids per IN list when reading the listed runs' details
 
 
-def _latest_runs_selections(session: Session, codename: Codename) -> Sequence[Any]:
+def _latest_runs_selections(
+    session: Session, codename: Codename, from_mjd: float | None
+) -> Sequence[Any]:
     """The selections of a codename made by the latest run of each (observation, brick).
 
     A reprocessed observation has a newer record: only that one says what it uses now.
+    With ``from_mjd``, only the selections of that time or later (or of any time).
     Plain rows (not ORM objects): there may be a hundred thousand.
     """
     # "No later record of the same observation and brick": an anti-join that the index on
@@ -119,7 +127,28 @@ def _latest_runs_selections(session: Session, codename: Codename) -> Sequence[An
         .where(UsageSelection.instrument == instrument, UsageSelection.codename == cal_cnam)
         .where(UsageSelection.mission == mission)
     )
+    if from_mjd is not None:
+        statement = statement.where(
+            or_(UsageSelection.time_mjd.is_(None), UsageSelection.time_mjd >= from_mjd)
+        )
     return session.execute(statement).all()
+
+
+def _earliest_touched(session: Session, causes: _Causes, codename: Codename) -> float | None:
+    """The earliest validity start among the datasets the changes touched (None: unbounded).
+
+    A quzcif answer at time t depends only on the datasets valid from t or before, so
+    changes to datasets valid from T can change no answer before T. An event that names
+    no dataset (an import) bounds nothing.
+    """
+    touched: set[int] = set()
+    for change in causes.by_codename[codename]:
+        if not change.dataset_ids:
+            return None
+        touched.update(change.dataset_ids)
+        touched.update(item["by_dataset_id"] for item in change.details.get("superseded", []))
+    earliest = session.scalar(select(func.min(Dataset.ref_time)).where(Dataset.id.in_(touched)))
+    return None if earliest is None else float(earliest)
 
 
 def _validity_starts(session: Session, codename: Codename) -> np.ndarray:
@@ -312,7 +341,9 @@ def affected_runs(
     )
     affected: list[_Affected] = []
     for codename in touched:
-        affected += _codename_impact(session, codename, _latest_runs_selections(session, codename))
+        from_mjd = _earliest_touched(session, causes, codename)
+        rows = _latest_runs_selections(session, codename, from_mjd)
+        affected += _codename_impact(session, codename, rows)
     affected.sort(key=lambda item: (item.row.observation, item.row.brick, item.codename[2]))
     return {
         "since": since,

@@ -167,3 +167,11 @@ def test_bad_parameters_are_refused(client, headers, query):
 
 def test_impact_needs_a_token(client):
     assert_problem(client.get("/api/v1/impact?since=0"), 401)
+
+
+def test_a_difference_from_before_since_is_not_the_impact_of_later_changes(client, headers, since):
+    gain(client, headers, "gain_v2.fits", "2025-01-01")  # sbA affected from here
+    after_v2 = impact(client, headers, 0)["until"]
+    gain(client, headers, "gain_v9.fits", "2026-01-01")  # after every observation
+    assert impact(client, headers, after_v2)["observations"] == []
+    assert impact(client, headers, since)["observations"] == ["sbA"]
