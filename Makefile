@@ -30,8 +30,7 @@ system-deps:
 	    || ! command -v nginx >/dev/null || ! command -v wrk >/dev/null \
 	    || ! command -v npm >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-	      fitsverify libcfitsio-bin jq chromium fonts-liberation nginx wrk >/dev/null; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends fitsverify libcfitsio-bin jq chromium fonts-liberation nginx wrk >/dev/null; \
 	    command -v npm >/dev/null || apt-get install -y -qq --no-install-recommends npm >/dev/null; \
 	  else \
 	    echo "note: fitsverify, fitscopy, jq, chromium, nginx, wrk or npm is missing;" \
