@@ -26,6 +26,8 @@ from caldb_server.registry import Registry
 from caldb_server.storage import Storage
 
 if TYPE_CHECKING:  # made by the app factory; search imports this module
+    from werkzeug.datastructures import MultiDict
+
     from caldb_server.search.cache import SearchCache
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "json_object",
     "parse_bounded_integer",
     "parse_flag",
+    "query_parameter_errors",
     "refuse_control_characters",
     "request_time",
 ]
@@ -173,6 +176,24 @@ def parse_flag(text: str) -> bool:
     if flag not in ("true", "false"):
         raise ValueError("must be true or false")
     return flag == "true"
+
+
+def query_parameter_errors(
+    args: MultiDict[str, str], known: Collection[str], *, repeatable: Collection[str] = ()
+) -> list[dict[str, Any]]:
+    """One error per unknown query parameter, then per known one given more than once.
+
+    Unknown parameters are refused rather than ignored: a misspelt filter must not
+    silently widen the answer. Only the ``repeatable`` ones may come several times.
+    """
+    errors = [
+        {"field": name, "reason": "unknown parameter"} for name in sorted(set(args) - set(known))
+    ]
+    return errors + [
+        {"field": name, "reason": "given more than once"}
+        for name in sorted(set(known) - set(repeatable))
+        if len(args.getlist(name)) > 1
+    ]
 
 
 def parse_bounded_integer(text: str, low: int, high: int) -> int:

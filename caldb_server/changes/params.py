@@ -15,7 +15,7 @@ from werkzeug.datastructures import MultiDict
 from caldb_server.errors import ValidationFailed
 from caldb_server.registry import Registry
 from caldb_server.search.params import name_pattern
-from caldb_server.web import parse_bounded_integer
+from caldb_server.web import parse_bounded_integer, query_parameter_errors
 
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "MAX_SEQ", "ChangeQuery", "parse_change_params"]
 
@@ -74,14 +74,7 @@ def parse_change_params(
         Naming every bad parameter: unknown, repeated (all but ``codename``), a name that
         is not one, ``since`` not an integer >= 0, ``limit`` outside 1..:data:`MAX_LIMIT`.
     """
-    errors: list[dict[str, Any]] = [
-        {"field": name, "reason": "unknown parameter"} for name in sorted(set(args) - PARAMETERS)
-    ]
-    errors += [
-        {"field": name, "reason": "given more than once"}
-        for name in sorted(PARAMETERS - {"codename"})
-        if len(args.getlist(name)) > 1
-    ]
+    errors = query_parameter_errors(args, PARAMETERS, repeatable={"codename"})
     names = _names(args, errors)
     numbers: dict[str, int | None] = {}
     bounds = {"since": ("0" if since_required else None, 0, MAX_SEQ)}

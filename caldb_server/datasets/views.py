@@ -13,7 +13,13 @@ from caldb_server.catalogue.serialize import dataset_json, dataset_values
 from caldb_server.datasets.service import get_dataset, list_datasets, set_quality
 from caldb_server.errors import NotFound, ValidationFailed
 from caldb_server.search.params import name_pattern
-from caldb_server.web import api_root, db_session, json_object, parse_bounded_integer
+from caldb_server.web import (
+    api_root,
+    db_session,
+    json_object,
+    parse_bounded_integer,
+    query_parameter_errors,
+)
 
 __all__ = ["blueprint"]
 
@@ -108,14 +114,7 @@ _LIST_PARAMETERS = frozenset({"mission", "instrument", "codename", "after", "lim
 
 def _listing_params() -> dict[str, Any]:
     args = request.args
-    errors = [
-        {"field": f, "reason": "unknown parameter"} for f in sorted(set(args) - _LIST_PARAMETERS)
-    ]
-    errors += [
-        {"field": name, "reason": "given more than once"}
-        for name in sorted(_LIST_PARAMETERS - {"codename"})
-        if len(args.getlist(name)) > 1
-    ]
+    errors = query_parameter_errors(args, _LIST_PARAMETERS, repeatable={"codename"})
     mission, instrument = args.get("mission", "SVOM"), args.get("instrument")
     codenames = args.getlist("codename")
     if instrument is None:

@@ -31,7 +31,7 @@ from caldb_selection import (
 from caldb_server.errors import ValidationFailed
 from caldb_server.registry import Registry
 from caldb_server.search.service import SearchRequest
-from caldb_server.web import parse_bounded_integer, parse_flag
+from caldb_server.web import parse_bounded_integer, parse_flag, query_parameter_errors
 
 __all__ = [
     "AS_OF_PATTERN",
@@ -168,14 +168,7 @@ def parse_search_params(
     ValidationFailed
         Listing every bad, missing, repeated or unknown parameter.
     """
-    errors: list[dict[str, Any]] = [
-        {"field": name, "reason": "unknown parameter"} for name in sorted(set(args) - PARAMETERS)
-    ]
-    errors += [
-        {"field": name, "reason": "given more than once"}
-        for name in sorted(PARAMETERS)
-        if len(args.getlist(name)) > 1
-    ]
+    errors = query_parameter_errors(args, PARAMETERS)
     names = _names(args, errors)
     mission = names["mission"]
     maxret = _convert(args, "maxret", _maxret, DEFAULT_MAXRET, errors)

@@ -12,7 +12,14 @@ from caldb_server.changes.params import parse_change_params
 from caldb_server.errors import ValidationFailed
 from caldb_server.usage.impact import affected_runs
 from caldb_server.usage.service import list_usage, record_usage, usage_json
-from caldb_server.web import api_root, db_session, extension, json_object, parse_bounded_integer
+from caldb_server.web import (
+    api_root,
+    db_session,
+    extension,
+    json_object,
+    parse_bounded_integer,
+    query_parameter_errors,
+)
 
 __all__ = ["blueprint"]
 
@@ -40,14 +47,7 @@ def post_usage_view() -> tuple[Response, int]:
 
 def _listing_params() -> dict[str, Any]:
     args = request.args
-    errors = [
-        {"field": f, "reason": "unknown parameter"} for f in sorted(set(args) - _LIST_PARAMETERS)
-    ]
-    errors += [
-        {"field": f, "reason": "given more than once"}
-        for f in sorted(_LIST_PARAMETERS)
-        if len(args.getlist(f)) > 1
-    ]
+    errors = query_parameter_errors(args, _LIST_PARAMETERS)
     observation = args.get("observation")
     if observation is not None and _OBSERVATION.fullmatch(observation) is None:
         errors.append({"field": "observation", "reason": "must be 1 to 40 of A-Z a-z 0-9 _ -"})
